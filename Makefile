@@ -1,0 +1,64 @@
+# apim-chargeback: every install step the project needs lives here (CI runs `make test` on a clean clone).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CHECKOV_VENV := .cache/checkov-venv
+CHECKOV_VERSION := 3.3.30
+MONO_PACKAGES := mono-mcs mono-runtime libnewtonsoft-json5.0-cil
+PYTEST_ARGS ?=
+
+.PHONY: setup test test-unit lint bench tools node-tools mono checkov clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+# Azurite (the Azure Storage emulator) from the npm registry, at the version package-lock.json pins.
+node-tools: node_modules/.installed
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 20) is required to install Azurite for the tests" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Mono runs the APIM policy's C# expressions in tests (Debian packages; about 30 MB).
+mono:
+	@if command -v mcs >/dev/null && command -v mono >/dev/null && ls /usr/lib/mono/gac/Newtonsoft.Json >/dev/null 2>&1; then \
+		echo "mono: present"; \
+	else \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else \
+			echo "mono: missing and cannot install ($(MONO_PACKAGES)): run as root or install them" >&2; exit 1; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(MONO_PACKAGES) >/dev/null \
+			|| { echo "mono: apt-get install $(MONO_PACKAGES) failed" >&2; exit 1; }; \
+	fi
+
+# checkov scans the Bicep; it pins packages that clash with the test tools, so it gets its own virtualenv.
+checkov: $(CHECKOV_VENV)/.installed
+$(CHECKOV_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet checkov==$(CHECKOV_VERSION)
+	touch $@
+
+tools: setup node-tools mono checkov
+
+test: tools
+	$(BIN)/ruff check .
+	CHECKOV_BIN=$(abspath $(CHECKOV_VENV))/bin/checkov $(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: setup
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: tools
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .cache node_modules .pytest_cache .ruff_cache .hypothesis .benchmarks

@@ -1,0 +1,1 @@
+"""The `chargeback` command: a thin shell that mounts each stage's subcommands."""

@@ -1,0 +1,3 @@
+from chargeback.cli import app
+
+app()

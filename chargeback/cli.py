@@ -1,0 +1,51 @@
+"""`chargeback`: one command, one subcommand group per stage.
+
+Each stage owns a `cli` module exposing `register(app)`; a stage whose module is absent is simply not listed,
+so `--help` shows only what works.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from chargeback.logs import configure_logging
+
+STAGE_CLIS = (
+    "schemas.cli",
+    "localhub.cli",
+    "producer_policy.cli",
+    "consumer.cli",
+    "aggregator.cli",
+    "chargeback.demo",
+)
+
+app = typer.Typer(
+    name="chargeback",
+    help="Chargeback for Azure OpenAI behind API Management: policy, consumer, lake and roll-ups.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def main(
+    log_level: str = typer.Option("INFO", "--log-level", envvar="CHARGEBACK_LOG_LEVEL", help="Log level."),
+) -> None:
+    configure_logging(log_level)
+
+
+def _mount_stages() -> None:
+    for module_name in STAGE_CLIS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue
+            raise
+        module.register(app)
+
+
+_mount_stages()

@@ -1,0 +1,3 @@
+"""Contracts shared by every stage: the wire envelope, record models, Arrow schemas and the reference codec."""
+
+CONTRACT_VERSION = 1

@@ -1,0 +1,45 @@
+"""Dead letters: every input the consumer could not turn into a row, with a reason and enough to replay it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from schemas.limits import DEAD_LETTER_RAW_BYTES
+
+
+class DeadLetterReason(StrEnum):
+    ENVELOPE_NOT_JSON = "envelope_not_json"
+    MESSAGE_TRUNCATED = "message_truncated"
+    ENVELOPE_INVALID = "envelope_invalid"
+    UNKNOWN_VERSION = "unknown_version"
+    BAD_BASE64 = "bad_base64"
+    CHUNK_LENGTH_MISMATCH = "chunk_length_mismatch"
+    INCONSISTENT_CHUNK = "inconsistent_chunk"
+    CONFLICTING_DUPLICATE = "conflicting_duplicate"
+    CHECKSUM_MISMATCH = "checksum_mismatch"
+    INCOMPLETE_EXPIRED = "incomplete_expired"
+    PENDING_BYTES_EXCEEDED = "pending_bytes_exceeded"
+    RECORD_TOO_LARGE = "record_too_large"
+    RECORD_TRUNCATED = "record_truncated"
+    RECORD_NOT_JSON = "record_not_json"
+    RECORD_INVALID = "record_invalid"
+
+
+class DeadLetterRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reason: DeadLetterReason
+    detail: Annotated[str, Field(max_length=4096)]
+    partition: str
+    sequence_number: int
+    offset: str
+    enqueued_time: AwareDatetime
+    record_id: str | None = None
+    kind: str | None = None
+    raw_body: Annotated[bytes, Field(max_length=DEAD_LETTER_RAW_BYTES)]
+    """The first bytes of the offending message (or reassembled payload)."""
+    raw_bytes: Annotated[int, Field(ge=0)]
+    """The full length of what `raw_body` was cut from."""
