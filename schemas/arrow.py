@@ -1,6 +1,6 @@
 """Explicit Arrow schemas of the lake tables (never inferred).
 
-Files of every table live under a Hive layout `table=<name>/event_date=YYYY-MM-DD/event_hour=HH/`; the
+Files of every table live under a Hive layout `<table>/event_date=YYYY-MM-DD/event_hour=HH/` (schemas/lake.py); the
 partition keys are in the path only, not in the files. Every table carries the Event Hubs coordinates of the
 data it came from (`eh_*`), so any row can be traced to, and replayed from, the stream.
 """

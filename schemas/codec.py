@@ -10,8 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from schemas import CONTRACT_VERSION
-from schemas.envelope import RECORD_ID_PATTERN, RecordKind, sanitize_content_type
+from schemas.envelope import RECORD_ID_PATTERN, Envelope, RecordKind, sanitize_content_type
 from schemas.errors import EncodeError
 from schemas.limits import DEFAULT_CHUNK_BYTES, DEFAULT_MAX_CHUNKS, MAX_CHUNK_BYTES, MAX_MESSAGE_BYTES
 
@@ -57,7 +56,6 @@ def encode(
         raise EncodeError(f"record_id {record_id[:140]!r} does not match {RECORD_ID_PATTERN.pattern}")
     kind = RecordKind(kind)
     stamp = emitted_at if isinstance(emitted_at, str) else format_emitted_at(emitted_at)
-    original = len(payload)
     carried = payload[: params.max_record_bytes]
     total = len(carried)
     digest = hashlib.sha256(carried).hexdigest()
@@ -65,16 +63,20 @@ def encode(
     count = max(1, -(-total // params.chunk_bytes))
     step = params.chunk_bytes // 3 * 4
     ctype = sanitize_content_type(content_type)
-    head = (
-        f'{{"v":{CONTRACT_VERSION},"record_id":"{record_id}","kind":"{kind.value}","chunk_index":'
-    )
-    tail = (
-        f',"chunk_count":{count},"total_bytes":{total},"original_bytes":{original},"sha256":"{digest}",'
-        f'"encoding":"base64","content_type":"{ctype}","emitted_at":"{stamp}","data":"'
-    )
     bodies = []
     for index in range(count):
-        body = f'{head}{index}{tail}{encoded[index * step:(index + 1) * step]}"}}'.encode("ascii")
+        body = Envelope(
+            record_id=record_id,
+            kind=kind,
+            chunk_index=index,
+            chunk_count=count,
+            total_bytes=total,
+            original_bytes=len(payload),
+            sha256=digest,
+            content_type=ctype,
+            emitted_at=stamp,
+            data=encoded[index * step : (index + 1) * step],
+        ).to_json()
         if len(body) > MAX_MESSAGE_BYTES:
             raise EncodeError(f"envelope of {len(body)} bytes exceeds {MAX_MESSAGE_BYTES}")
         bodies.append(body)

@@ -53,6 +53,15 @@ class Envelope:
     v: int = CONTRACT_VERSION
     encoding: str = "base64"
 
+    def to_json(self) -> bytes:
+        """The envelope's canonical serialization (schemas/README.md, section 2): fixed member order, no spaces."""
+        return (
+            f'{{"v":{self.v},"record_id":"{self.record_id}","kind":"{self.kind.value}",'
+            f'"chunk_index":{self.chunk_index},"chunk_count":{self.chunk_count},"total_bytes":{self.total_bytes},'
+            f'"original_bytes":{self.original_bytes},"sha256":"{self.sha256}","encoding":"{self.encoding}",'
+            f'"content_type":"{self.content_type}","emitted_at":"{self.emitted_at}","data":"{self.data}"}}'
+        ).encode("ascii")
+
     @property
     def header(self) -> tuple[int, int, int, str, str]:
         """The members every chunk of one record must agree on."""

@@ -7,3 +7,7 @@ class ContractError(Exception):
 
 class EncodeError(ContractError):
     """The encoder was given parameters or a record id the contract forbids."""
+
+
+class LakeLocationError(ContractError):
+    """A lake or checkpoint URL that names no usable location."""

@@ -44,7 +44,9 @@ class UsageRecord(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=False)
 
     schema_version: Literal[1] = 1
-    record_id: Annotated[str, Field(min_length=1, max_length=MAX_RECORD_ID_CHARS, pattern=r"^[A-Za-z0-9._:-]+$")]
+    record_id: Annotated[
+        str, Field(min_length=1, max_length=MAX_RECORD_ID_CHARS, pattern=r"^[A-Za-z0-9._:-]+$")
+    ]
     event_time: AwareDatetime
     duration_ms: Annotated[int, Field(ge=0)] | None = None
     status_code: Annotated[int, Field(ge=100, le=599)]
@@ -102,12 +104,16 @@ class UsageRecord(BaseModel):
             return self
         if self.prompt_tokens is None and self.completion_tokens is None and self.total_tokens is None:
             raise ValueError(f"usage_source {self.usage_source.value!r} needs at least one token count")
-        if self.cached_tokens is not None and self.prompt_tokens is not None and (
-            self.cached_tokens > self.prompt_tokens
+        if (
+            self.cached_tokens is not None
+            and self.prompt_tokens is not None
+            and (self.cached_tokens > self.prompt_tokens)
         ):
             raise ValueError("cached_tokens exceeds prompt_tokens (cached tokens are part of the prompt)")
-        if self.reasoning_tokens is not None and self.completion_tokens is not None and (
-            self.reasoning_tokens > self.completion_tokens
+        if (
+            self.reasoning_tokens is not None
+            and self.completion_tokens is not None
+            and (self.reasoning_tokens > self.completion_tokens)
         ):
             raise ValueError("reasoning_tokens exceeds completion_tokens (reasoning is part of the output)")
         return self

@@ -1,0 +1,474 @@
+"""Pure reassembler core (schemas/README.md, section 5): envelopes in, completed records or dead letters out.
+
+No I/O and no clock: time is the event time the stream carries (each partition's newest enqueued time), so a
+replay of the same events makes the same decisions. Nothing it rejects escapes as an exception: every rejection
+is a `DeadLetterRecord` with a typed reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from schemas import CONTRACT_VERSION
+from schemas.deadletter import DeadLetterReason, DeadLetterRecord
+from schemas.envelope import EMITTED_AT_PATTERN, RECORD_ID_PATTERN, SHA256_PATTERN, Envelope, RecordKind
+from schemas.limits import (
+    DEAD_LETTER_RAW_BYTES,
+    DEFAULT_CHUNK_BYTES,
+    DEFAULT_MAX_CHUNKS,
+    MAX_CONTENT_TYPE_CHARS,
+    TRUNCATION_SUSPECT_BYTES,
+)
+
+Rejected = DeadLetterRecord
+_KINDS = {kind.value: kind for kind in RecordKind}
+
+
+@dataclass(frozen=True, slots=True)
+class EventMeta:
+    """Where an event sat in the stream."""
+
+    partition: str
+    sequence_number: int
+    offset: str
+    enqueued_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CompletedRecord:
+    record_id: str
+    kind: RecordKind
+    payload: bytes
+    original_bytes: int
+    content_type: str
+    emitted_at: str
+    first: EventMeta
+    """The coordinates of the record's earliest chunk in the stream."""
+    last_sequence_number: int
+
+    @property
+    def truncated(self) -> bool:
+        return self.original_bytes > len(self.payload)
+
+
+@dataclass(frozen=True)
+class ReassemblerConfig:
+    ttl: timedelta = timedelta(minutes=15)
+    """Event-time TTL of an incomplete record (APIM flushes its buffer about every 15 s)."""
+    max_pending_bytes: int = 256 * 1024 * 1024
+    max_record_bytes: int = DEFAULT_CHUNK_BYTES * DEFAULT_MAX_CHUNKS
+    completed_memory: int = 100_000
+    """How many recently completed records are remembered to recognise redelivered duplicates."""
+
+
+Output = CompletedRecord | DeadLetterRecord
+_Key = tuple[str, str, str]
+
+
+@dataclass(slots=True)
+class _Pending:
+    header: tuple[int, int, int, str, str]
+    chunks: dict[int, tuple[Envelope, EventMeta, int]] = field(default_factory=dict)
+    """chunk index -> (envelope, where it was, decoded length)."""
+    bytes_held: int = 0
+    first_enqueued: datetime | None = None
+
+
+def _reject(
+    reason: DeadLetterReason,
+    detail: str,
+    meta: EventMeta,
+    raw: bytes,
+    record_id: str | None = None,
+    kind: str | None = None,
+) -> DeadLetterRecord:
+    return DeadLetterRecord.model_construct(
+        reason=reason,
+        detail=detail[:4096],
+        partition=meta.partition,
+        sequence_number=meta.sequence_number,
+        offset=meta.offset,
+        enqueued_time=meta.enqueued_time,
+        record_id=record_id,
+        kind=kind,
+        raw_body=raw[:DEAD_LETTER_RAW_BYTES],
+        raw_bytes=len(raw),
+    )
+
+
+def _is_int(value: object) -> bool:
+    return type(value) is int
+
+
+def parse_envelope(body: bytes, meta: EventMeta) -> Envelope | DeadLetterRecord:
+    """Parse and structurally validate one message body."""
+    try:
+        obj = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        if len(body) >= TRUNCATION_SUSPECT_BYTES:
+            return _reject(
+                DeadLetterReason.MESSAGE_TRUNCATED,
+                f"{len(body)} bytes of invalid JSON: the gateway most likely cut the message ({exc})",
+                meta,
+                body,
+            )
+        return _reject(DeadLetterReason.ENVELOPE_NOT_JSON, f"not JSON: {exc}", meta, body)
+    if type(obj) is not dict:
+        return _reject(
+            DeadLetterReason.ENVELOPE_NOT_JSON, f"JSON {type(obj).__name__}, not an object", meta, body
+        )
+    record_id = obj.get("record_id") if isinstance(obj.get("record_id"), str) else None
+    kind = obj.get("kind") if isinstance(obj.get("kind"), str) else None
+    version = obj.get("v")
+    if version != CONTRACT_VERSION or not _is_int(version):
+        reason = DeadLetterReason.UNKNOWN_VERSION if _is_int(version) else DeadLetterReason.ENVELOPE_INVALID
+        return _reject(
+            reason,
+            f"contract version {version!r}; this consumer knows {CONTRACT_VERSION}",
+            meta,
+            body,
+            record_id,
+            kind,
+        )
+    problems = []
+    if record_id is None or not RECORD_ID_PATTERN.match(record_id):
+        problems.append("record_id: missing or not [A-Za-z0-9._:-]{1,128}")
+    if kind not in _KINDS:
+        problems.append(f"kind: {obj.get('kind')!r} is not one of {sorted(_KINDS)}")
+    index, count = obj.get("chunk_index"), obj.get("chunk_count")
+    total, original = obj.get("total_bytes"), obj.get("original_bytes")
+    if not (_is_int(count) and count >= 1):
+        problems.append(f"chunk_count: {count!r} is not an integer >= 1")
+    if not (_is_int(index) and index >= 0 and (not _is_int(count) or index < count)):
+        problems.append(f"chunk_index: {index!r} is not an integer in [0, chunk_count)")
+    if not (_is_int(total) and total >= 0):
+        problems.append(f"total_bytes: {total!r} is not an integer >= 0")
+    if not (_is_int(original) and (not _is_int(total) or original >= total)):
+        problems.append(f"original_bytes: {original!r} is not an integer >= total_bytes")
+    sha = obj.get("sha256")
+    if not (isinstance(sha, str) and SHA256_PATTERN.match(sha)):
+        problems.append("sha256: not 64 lower-case hex digits")
+    if obj.get("encoding") != "base64":
+        problems.append(f"encoding: {obj.get('encoding')!r} is not 'base64'")
+    ctype = obj.get("content_type")
+    if not (isinstance(ctype, str) and len(ctype) <= MAX_CONTENT_TYPE_CHARS):
+        problems.append("content_type: not a string of at most 128 characters")
+    emitted = obj.get("emitted_at")
+    if not (isinstance(emitted, str) and EMITTED_AT_PATTERN.match(emitted)):
+        problems.append("emitted_at: not yyyy-MM-ddTHH:mm:ss.fffffffZ")
+    data = obj.get("data")
+    if not isinstance(data, str):
+        problems.append("data: not a string")
+    if problems:
+        return _reject(DeadLetterReason.ENVELOPE_INVALID, "; ".join(problems), meta, body, record_id, kind)
+    return Envelope(
+        record_id=record_id,  # type: ignore[arg-type]
+        kind=_KINDS[kind],  # type: ignore[index]
+        chunk_index=index,  # type: ignore[arg-type]
+        chunk_count=count,  # type: ignore[arg-type]
+        total_bytes=total,  # type: ignore[arg-type]
+        original_bytes=original,  # type: ignore[arg-type]
+        sha256=sha,  # type: ignore[arg-type]
+        content_type=ctype,  # type: ignore[arg-type]
+        emitted_at=emitted,  # type: ignore[arg-type]
+        data=data,  # type: ignore[arg-type]
+    )
+
+
+def _check_chunk_length(env: Envelope, length: int) -> str | None:
+    """Is a chunk of `length` bytes possible at its position? (The producer's chunk size is not known here.)"""
+    count, total = env.chunk_count, env.total_bytes
+    if count == 1:
+        return None if length == total else f"single chunk of {length} bytes, total_bytes {total}"
+    if env.chunk_index < count - 1:
+        if length == 0 or length % 3 or not (length * (count - 1) < total <= length * count):
+            return (
+                f"chunk {env.chunk_index} of {count} has {length} bytes, impossible for total_bytes {total}"
+            )
+        return None
+    if length == 0 or length >= total:
+        return f"last chunk of {count} has {length} bytes, impossible for total_bytes {total}"
+    return None
+
+
+class Reassembler:
+    """Feed envelopes in stream order per partition; take completed records and dead letters out."""
+
+    def __init__(self, config: ReassemblerConfig | None = None) -> None:
+        self.config = config or ReassemblerConfig()
+        self._pending: OrderedDict[_Key, _Pending] = OrderedDict()
+        self._by_partition: dict[str, OrderedDict[_Key, _Pending]] = {}
+        self._stream_time: dict[str, datetime] = {}
+        self._recent: OrderedDict[_Key, str] = OrderedDict()
+        self.pending_bytes = 0
+        self.stats: Counter[str] = Counter()
+
+    # -- queries -------------------------------------------------------------------------------------------
+    @property
+    def pending_records(self) -> int:
+        return len(self._pending)
+
+    def low_watermark(self, partition: str) -> int | None:
+        """The oldest sequence number of `partition` still needed (None: nothing pending there)."""
+        held = self._by_partition.get(partition)
+        if not held:
+            return None
+        return min(meta.sequence_number for rec in held.values() for _, meta, _ in rec.chunks.values())
+
+    # -- input ---------------------------------------------------------------------------------------------
+    def feed(self, body: bytes, meta: EventMeta) -> list[Output]:
+        """Take one message; return what it completed or rejected (usually zero or one item)."""
+        self.stats["events"] += 1
+        out: list[Output] = []
+        previous = self._stream_time.get(meta.partition)
+        if previous is None or meta.enqueued_time > previous:
+            self._stream_time[meta.partition] = meta.enqueued_time
+        env = parse_envelope(body, meta)
+        if isinstance(env, DeadLetterRecord):
+            out.append(env)
+        else:
+            self._accept(env, body, meta, out)
+        self._expire_partition(meta.partition, out)
+        for item in out:
+            self.stats[
+                "completed" if isinstance(item, CompletedRecord) else f"rejected.{item.reason.value}"
+            ] += 1
+        return out
+
+    def expire(self, partition: str, now: datetime) -> list[DeadLetterRecord]:
+        """Advance a partition's event time (e.g. from its last-enqueued time while idle) and expire by TTL."""
+        previous = self._stream_time.get(partition)
+        if previous is None or now > previous:
+            self._stream_time[partition] = now
+        out: list[Output] = []
+        self._expire_partition(partition, out)
+        return [item for item in out if isinstance(item, DeadLetterRecord)]
+
+    def forget_partition(self, partition: str) -> None:
+        """Drop a partition's pending state without dead letters: its new owner re-reads it from the checkpoint."""
+        for key, rec in self._by_partition.pop(partition, {}).items():
+            self._pending.pop(key, None)
+            self.pending_bytes -= rec.bytes_held
+        self._stream_time.pop(partition, None)
+        for key in [k for k in self._recent if k[0] == partition]:
+            del self._recent[key]
+
+    # -- internals -----------------------------------------------------------------------------------------
+    def _accept(self, env: Envelope, body: bytes, meta: EventMeta, out: list[Output]) -> None:
+        rid, kind = env.record_id, env.kind.value
+        if env.total_bytes > self.config.max_record_bytes:
+            out.append(
+                _reject(
+                    DeadLetterReason.RECORD_TOO_LARGE,
+                    f"total_bytes {env.total_bytes} > limit {self.config.max_record_bytes}",
+                    meta,
+                    body,
+                    rid,
+                    kind,
+                )
+            )
+            return
+        try:
+            decoded = base64.b64decode(env.data, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            out.append(
+                _reject(DeadLetterReason.BAD_BASE64, f"chunk {env.chunk_index}: {exc}", meta, body, rid, kind)
+            )
+            return
+        problem = _check_chunk_length(env, len(decoded))
+        if problem:
+            out.append(_reject(DeadLetterReason.CHUNK_LENGTH_MISMATCH, problem, meta, body, rid, kind))
+            return
+        key = (meta.partition, rid, kind)
+        done_sha = self._recent.get(key)
+        if done_sha is not None:
+            if done_sha == env.sha256:
+                self.stats["duplicates_ignored"] += 1
+            else:
+                out.append(
+                    _reject(
+                        DeadLetterReason.CONFLICTING_DUPLICATE,
+                        f"record already completed with sha256 {done_sha}, this chunk says {env.sha256}",
+                        meta,
+                        body,
+                        rid,
+                        kind,
+                    )
+                )
+            return
+        rec = self._pending.get(key)
+        if env.chunk_count == 1 and rec is None:
+            self._complete_single(env, decoded, meta, out)
+            return
+        if rec is None:
+            rec = _Pending(header=env.header, first_enqueued=meta.enqueued_time)
+            self._pending[key] = rec
+            self._by_partition.setdefault(meta.partition, OrderedDict())[key] = rec
+        elif rec.header != env.header:
+            out.append(
+                _reject(
+                    DeadLetterReason.INCONSISTENT_CHUNK,
+                    f"chunk {env.chunk_index} header {env.header} differs from the record's {rec.header}",
+                    meta,
+                    body,
+                    rid,
+                    kind,
+                )
+            )
+            return
+        held = rec.chunks.get(env.chunk_index)
+        if held is not None:
+            if held[0].data == env.data:
+                self.stats["duplicates_ignored"] += 1
+            else:
+                out.append(
+                    _reject(
+                        DeadLetterReason.CONFLICTING_DUPLICATE,
+                        f"second chunk {env.chunk_index} with different content",
+                        meta,
+                        body,
+                        rid,
+                        kind,
+                    )
+                )
+            return
+        rec.chunks[env.chunk_index] = (env, meta, len(decoded))
+        rec.bytes_held += len(env.data)
+        self.pending_bytes += len(env.data)
+        if len(rec.chunks) == env.chunk_count:
+            self._complete_multi(key, rec, out)
+        else:
+            self._enforce_cap(out)
+
+    def _complete_single(self, env: Envelope, payload: bytes, meta: EventMeta, out: list[Output]) -> None:
+        if hashlib.sha256(payload).hexdigest() != env.sha256:
+            out.append(
+                _reject(
+                    DeadLetterReason.CHECKSUM_MISMATCH,
+                    "payload SHA-256 differs from sha256",
+                    meta,
+                    env.to_json(),
+                    env.record_id,
+                    env.kind.value,
+                )
+            )
+            return
+        self._remember((meta.partition, env.record_id, env.kind.value), env.sha256)
+        out.append(
+            CompletedRecord(
+                env.record_id,
+                env.kind,
+                payload,
+                env.original_bytes,
+                env.content_type,
+                env.emitted_at,
+                meta,
+                meta.sequence_number,
+            )
+        )
+
+    def _complete_multi(self, key: _Key, rec: _Pending, out: list[Output]) -> None:
+        self._drop(key, rec)
+        ordered = [rec.chunks[i] for i in range(len(rec.chunks))]
+        first_env = ordered[0][0]
+        payload = base64.b64decode("".join(env.data for env, _, _ in ordered))
+        metas = sorted((meta for _, meta, _ in ordered), key=lambda m: m.sequence_number)
+        if len(payload) != first_env.total_bytes or hashlib.sha256(payload).hexdigest() != first_env.sha256:
+            reason = (
+                DeadLetterReason.CHUNK_LENGTH_MISMATCH
+                if len(payload) != first_env.total_bytes
+                else DeadLetterReason.CHECKSUM_MISMATCH
+            )
+            for env, meta, _ in ordered:
+                out.append(
+                    _reject(
+                        reason,
+                        f"record of {len(ordered)} chunks failed verification "
+                        f"({len(payload)} of {first_env.total_bytes} bytes)",
+                        meta,
+                        env.to_json(),
+                        env.record_id,
+                        env.kind.value,
+                    )
+                )
+            return
+        self._remember(key, first_env.sha256)
+        out.append(
+            CompletedRecord(
+                first_env.record_id,
+                first_env.kind,
+                payload,
+                first_env.original_bytes,
+                first_env.content_type,
+                first_env.emitted_at,
+                metas[0],
+                metas[-1].sequence_number,
+            )
+        )
+
+    def _remember(self, key: _Key, sha: str) -> None:
+        self._recent[key] = sha
+        if len(self._recent) > self.config.completed_memory:
+            self._recent.popitem(last=False)
+
+    def _drop(self, key: _Key, rec: _Pending) -> None:
+        del self._pending[key]
+        partition = self._by_partition[key[0]]
+        del partition[key]
+        if not partition:
+            del self._by_partition[key[0]]
+        self.pending_bytes -= rec.bytes_held
+
+    def _dead_letter_all(
+        self, key: _Key, rec: _Pending, reason: DeadLetterReason, why: str, out: list[Output]
+    ) -> None:
+        self._drop(key, rec)
+        count = rec.header[0]
+        for index in sorted(rec.chunks):
+            env, meta, _ = rec.chunks[index]
+            out.append(
+                _reject(
+                    reason,
+                    f"{why}: held {len(rec.chunks)} of {count} chunks",
+                    meta,
+                    env.to_json(),
+                    env.record_id,
+                    env.kind.value,
+                )
+            )
+
+    def _expire_partition(self, partition: str, out: list[Output]) -> None:
+        held = self._by_partition.get(partition)
+        now = self._stream_time.get(partition)
+        if not held or now is None:
+            return
+        deadline = now - self.config.ttl
+        while held:
+            key, rec = next(iter(held.items()))
+            if rec.first_enqueued is None or rec.first_enqueued >= deadline:
+                break
+            self._dead_letter_all(
+                key,
+                rec,
+                DeadLetterReason.INCOMPLETE_EXPIRED,
+                f"incomplete after the event-time TTL of {self.config.ttl}",
+                out,
+            )
+            held = self._by_partition.get(partition)
+
+    def _enforce_cap(self, out: list[Output]) -> None:
+        while self.pending_bytes > self.config.max_pending_bytes and self._pending:
+            key, rec = next(iter(self._pending.items()))
+            self._dead_letter_all(
+                key,
+                rec,
+                DeadLetterReason.PENDING_BYTES_EXCEEDED,
+                f"evicted to keep pending bytes under {self.config.max_pending_bytes}",
+                out,
+            )
