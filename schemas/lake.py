@@ -86,9 +86,7 @@ def open_location(url: str, *, connection_string: str | None = None) -> LakeLoca
         authority = None
     else:
         if not segments:
-            raise LakeLocationError(
-                f"{url!r}: an emulator URL is http://host:port/<account>/<container>[/prefix]"
-            )
+            raise LakeLocationError(f"{url!r}: an emulator URL is http://host:port/<account>/<container>[/prefix]")
         account = segments.pop(0)
         authority = split.netloc
     if not segments:

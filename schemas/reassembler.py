@@ -120,9 +120,7 @@ def parse_envelope(body: bytes, meta: EventMeta) -> Envelope | DeadLetterRecord:
             )
         return _reject(DeadLetterReason.ENVELOPE_NOT_JSON, f"not JSON: {exc}", meta, body)
     if type(obj) is not dict:
-        return _reject(
-            DeadLetterReason.ENVELOPE_NOT_JSON, f"JSON {type(obj).__name__}, not an object", meta, body
-        )
+        return _reject(DeadLetterReason.ENVELOPE_NOT_JSON, f"JSON {type(obj).__name__}, not an object", meta, body)
     record_id = obj.get("record_id") if isinstance(obj.get("record_id"), str) else None
     kind = obj.get("kind") if isinstance(obj.get("kind"), str) else None
     version = obj.get("v")
@@ -188,9 +186,7 @@ def _check_chunk_length(env: Envelope, length: int) -> str | None:
         return None if length == total else f"single chunk of {length} bytes, total_bytes {total}"
     if env.chunk_index < count - 1:
         if length == 0 or length % 3 or not (length * (count - 1) < total <= length * count):
-            return (
-                f"chunk {env.chunk_index} of {count} has {length} bytes, impossible for total_bytes {total}"
-            )
+            return f"chunk {env.chunk_index} of {count} has {length} bytes, impossible for total_bytes {total}"
         return None
     if length == 0 or length >= total:
         return f"last chunk of {count} has {length} bytes, impossible for total_bytes {total}"
@@ -236,9 +232,7 @@ class Reassembler:
             self._accept(env, body, meta, out)
         self._expire_partition(meta.partition, out)
         for item in out:
-            self.stats[
-                "completed" if isinstance(item, CompletedRecord) else f"rejected.{item.reason.value}"
-            ] += 1
+            self.stats["completed" if isinstance(item, CompletedRecord) else f"rejected.{item.reason.value}"] += 1
         return out
 
     def expire(self, partition: str, now: datetime) -> list[DeadLetterRecord]:
@@ -277,9 +271,7 @@ class Reassembler:
         try:
             decoded = base64.b64decode(env.data, validate=True)
         except (binascii.Error, ValueError) as exc:
-            out.append(
-                _reject(DeadLetterReason.BAD_BASE64, f"chunk {env.chunk_index}: {exc}", meta, body, rid, kind)
-            )
+            out.append(_reject(DeadLetterReason.BAD_BASE64, f"chunk {env.chunk_index}: {exc}", meta, body, rid, kind))
             return
         problem = _check_chunk_length(env, len(decoded))
         if problem:
@@ -425,9 +417,7 @@ class Reassembler:
             del self._by_partition[key[0]]
         self.pending_bytes -= rec.bytes_held
 
-    def _dead_letter_all(
-        self, key: _Key, rec: _Pending, reason: DeadLetterReason, why: str, out: list[Output]
-    ) -> None:
+    def _dead_letter_all(self, key: _Key, rec: _Pending, reason: DeadLetterReason, why: str, out: list[Output]) -> None:
         self._drop(key, rec)
         count = rec.header[0]
         for index in sorted(rec.chunks):

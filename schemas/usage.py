@@ -44,9 +44,7 @@ class UsageRecord(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=False)
 
     schema_version: Literal[1] = 1
-    record_id: Annotated[
-        str, Field(min_length=1, max_length=MAX_RECORD_ID_CHARS, pattern=r"^[A-Za-z0-9._:-]+$")
-    ]
+    record_id: Annotated[str, Field(min_length=1, max_length=MAX_RECORD_ID_CHARS, pattern=r"^[A-Za-z0-9._:-]+$")]
     event_time: AwareDatetime
     duration_ms: Annotated[int, Field(ge=0)] | None = None
     status_code: Annotated[int, Field(ge=100, le=599)]
