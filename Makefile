@@ -8,7 +8,7 @@ CHECKOV_VERSION := 3.3.30
 MONO_PACKAGES := mono-mcs mono-runtime libnewtonsoft-json5.0-cil
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-unit lint bench tools node-tools mono checkov clean
+.PHONY: setup test test-unit lint bench tools node-tools mono browser checkov clean
 
 setup: $(VENV)/.installed
 
@@ -36,6 +36,15 @@ mono:
 			|| { echo "mono: apt-get install $(MONO_PACKAGES) failed" >&2; exit 1; }; \
 	fi
 
+# Headless Chromium renders the HTML report in tests (Debian package).
+browser:
+	@if command -v chromium >/dev/null; then echo "chromium: present"; else \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else \
+			echo "chromium: missing and cannot install: run as root or install the chromium package" >&2; exit 1; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+			|| { echo "chromium: apt-get install chromium failed" >&2; exit 1; }; \
+	fi
+
 # checkov scans the Bicep; it pins packages that clash with the test tools, so it gets its own virtualenv.
 checkov: $(CHECKOV_VENV)/.installed
 $(CHECKOV_VENV)/.installed:
@@ -44,7 +53,7 @@ $(CHECKOV_VENV)/.installed:
 	$(CHECKOV_VENV)/bin/pip install --quiet checkov==$(CHECKOV_VERSION)
 	touch $@
 
-tools: setup node-tools mono checkov
+tools: setup node-tools mono browser checkov
 
 test: tools
 	$(BIN)/ruff check .
