@@ -1,0 +1,276 @@
+// apim-chargeback: everything `azd up` provisions. Subscription scope: creates the resource group, then one
+// module per concern. No secrets anywhere: every data-plane call uses a managed identity and RBAC.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(48)
+@description('azd environment name; names and tags every resource.')
+param environmentName string
+
+@minLength(1)
+@description('Azure region for every resource.')
+param location string
+
+@minValue(1)
+@maxValue(32)
+@description('Event Hub partitions. Also caps the consumer replicas (one replica per partition at most).')
+param eventHubPartitionCount int = 4
+
+@minValue(1)
+@maxValue(7)
+@description('Days Event Hubs keeps events (Standard tier allows 1-7): how long the consumer may be down without loss.')
+param eventHubRetentionDays int = 7
+
+@description('Consumer group the chargeback consumer reads with.')
+param consumerGroupName string = 'chargeback'
+
+@minValue(1)
+@description('Days before captured request/response bodies (lake prefix payloads/) are deleted.')
+param payloadRetentionDays int = 30
+
+@minValue(1)
+@description('Days before dead-lettered records (lake prefix dead_letters/) are deleted.')
+param deadLetterRetentionDays int = 90
+
+@minValue(0)
+@description('Days a closed day may still receive late records; the nightly job re-aggregates that many days.')
+param lateDataDays int = 2
+
+@description('Name of an existing API Management service to attach the policy to. Empty: create a new one.')
+param existingApimName string = ''
+
+@description('Resource group of the existing API Management service (same subscription).')
+param existingApimResourceGroup string = ''
+
+@allowed([
+  'Developer'
+  'BasicV2'
+  'StandardV2'
+  'Premium'
+])
+@description('SKU of the API Management service created when existingApimName is empty.')
+param apimSku string = 'BasicV2'
+
+@description('Publisher e-mail of a new API Management service.')
+param apimPublisherEmail string = 'finops@example.com'
+
+@description('Id (name) of the Azure OpenAI API in API Management that gets the chargeback policy.')
+param openAiApiName string = 'azure-openai'
+
+@description('true: create the Azure OpenAI API (needs openAiEndpoint). false: the API already exists.')
+param createOpenAiApi bool = true
+
+@description('Endpoint of the Azure OpenAI resource, e.g. https://my-aoai.openai.azure.com (for a new API).')
+param openAiEndpoint string = ''
+
+@description('Cron (UTC) of the nightly aggregation and compaction job.')
+param aggregationCron string = '30 2 * * *'
+
+@description('Optional URL of the price sheet (e.g. a blob in the lake container); empty: the built-in sheet.')
+param priceSheetUrl string = ''
+
+@description('Set by azd: true once the consumer app exists, so a re-provision keeps the deployed image.')
+param consumerAppExists bool = false
+
+@secure()
+@metadata({
+  azd: {
+    type: 'generate'
+    config: {
+      length: 40
+      special: false
+    }
+  }
+})
+@description('Salt for hashing client IPs in the policy (named value chargeback-ip-salt). azd generates it once per environment and keeps it; never output.')
+param ipHashSalt string
+
+var abbrs = {
+  resourceGroup: 'rg-'
+  logAnalytics: 'log-'
+  appInsights: 'appi-'
+  eventHubNamespace: 'evhns-'
+  storage: 'st'
+  registry: 'cr'
+  apim: 'apim-'
+  identity: 'id-'
+  containerAppsEnvironment: 'cae-'
+  containerApp: 'ca-'
+  containerAppJob: 'caj-'
+}
+var token = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+  workload: 'apim-chargeback'
+}
+var useExistingApim = !empty(existingApimName)
+var apimName = useExistingApim ? existingApimName : '${abbrs.apim}${token}'
+var apimResourceGroupName = useExistingApim ? existingApimResourceGroup : rg.name
+var eventHubName = 'apim-usage'
+var lakeContainerName = 'lake'
+var checkpointContainerName = 'checkpoints'
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: '${abbrs.resourceGroup}${environmentName}'
+  location: location
+  tags: tags
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    logAnalyticsName: '${abbrs.logAnalytics}${token}'
+    appInsightsName: '${abbrs.appInsights}${token}'
+  }
+}
+
+module identities 'modules/identities.bicep' = {
+  name: 'identities'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    apimIdentityName: '${abbrs.identity}apim-${token}'
+    consumerIdentityName: '${abbrs.identity}consumer-${token}'
+    jobIdentityName: '${abbrs.identity}aggregator-${token}'
+  }
+}
+
+module apimService 'modules/apim-service.bicep' = if (!useExistingApim) {
+  name: 'apim-service'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: apimName
+    sku: apimSku
+    publisherEmail: apimPublisherEmail
+    identityId: identities.outputs.apimIdentityId
+  }
+}
+
+module apimPrincipal 'modules/apim-principal.bicep' = if (useExistingApim) {
+  name: 'apim-principal'
+  scope: resourceGroup(apimResourceGroupName)
+  params: {
+    apimName: apimName
+  }
+}
+
+module eventHubs 'modules/eventhubs.bicep' = {
+  name: 'eventhubs'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    namespaceName: '${abbrs.eventHubNamespace}${token}'
+    eventHubName: eventHubName
+    partitionCount: eventHubPartitionCount
+    retentionDays: eventHubRetentionDays
+    consumerGroupName: consumerGroupName
+    senderPrincipalId: useExistingApim ? apimPrincipal.outputs.principalId : identities.outputs.apimPrincipalId
+    receiverPrincipalId: identities.outputs.consumerPrincipalId
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    accountName: '${abbrs.storage}${token}'
+    lakeContainerName: lakeContainerName
+    checkpointContainerName: checkpointContainerName
+    payloadRetentionDays: payloadRetentionDays
+    deadLetterRetentionDays: deadLetterRetentionDays
+    consumerPrincipalId: identities.outputs.consumerPrincipalId
+    jobPrincipalId: identities.outputs.jobPrincipalId
+  }
+}
+
+module registry 'modules/registry.bicep' = {
+  name: 'registry'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: '${abbrs.registry}${token}'
+    pullPrincipalIds: [
+      identities.outputs.consumerPrincipalId
+      identities.outputs.jobPrincipalId
+    ]
+  }
+}
+
+module apimChargeback 'modules/apim-chargeback.bicep' = {
+  name: 'apim-chargeback'
+  scope: resourceGroup(apimResourceGroupName)
+  params: {
+    apimName: apimName
+    loggerIdentityClientId: useExistingApim ? 'SystemAssigned' : identities.outputs.apimClientId
+    eventHubNamespaceHost: eventHubs.outputs.namespaceHost
+    eventHubName: eventHubs.outputs.eventHubName
+    openAiApiName: openAiApiName
+    createOpenAiApi: createOpenAiApi
+    openAiEndpoint: openAiEndpoint
+    ipHashSalt: ipHashSalt
+  }
+  dependsOn: [
+    apimService
+  ]
+}
+
+module containerApps 'modules/container-apps.bicep' = {
+  name: 'container-apps'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    environmentName: '${abbrs.containerAppsEnvironment}${token}'
+    consumerAppName: '${abbrs.containerApp}consumer-${token}'
+    jobName: '${abbrs.containerAppJob}aggregate-${token}'
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+    appInsightsName: monitoring.outputs.appInsightsName
+    registryServer: registry.outputs.loginServer
+    consumerIdentityId: identities.outputs.consumerIdentityId
+    consumerClientId: identities.outputs.consumerClientId
+    jobIdentityId: identities.outputs.jobIdentityId
+    jobClientId: identities.outputs.jobClientId
+    eventHubNamespaceName: eventHubs.outputs.namespaceName
+    eventHubNamespaceHost: eventHubs.outputs.namespaceHost
+    eventHubName: eventHubs.outputs.eventHubName
+    consumerGroupName: eventHubs.outputs.consumerGroupName
+    partitionCount: eventHubPartitionCount
+    storageAccountName: storage.outputs.accountName
+    lakeUrl: storage.outputs.lakeUrl
+    checkpointUrl: storage.outputs.checkpointUrl
+    checkpointContainerName: checkpointContainerName
+    payloadRetentionDays: payloadRetentionDays
+    deadLetterRetentionDays: deadLetterRetentionDays
+    lateDataDays: lateDataDays
+    priceSheetUrl: priceSheetUrl
+    aggregationCron: aggregationCron
+    consumerAppExists: consumerAppExists
+  }
+}
+
+// azd writes these to .azure/<env>/.env. Names are environment variables; where the apps read the same value,
+// the name is the app's own setting (CHARGEBACK_*) so `azd env get-values` can drive a local run.
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_CONTAINER_REGISTRY_ENDPOINT string = registry.outputs.loginServer
+output AZURE_CONTAINER_REGISTRY_NAME string = registry.outputs.name
+output AZURE_APIM_NAME string = apimName
+output AZURE_APIM_RESOURCE_GROUP string = apimResourceGroupName
+output AZURE_AGGREGATION_JOB_NAME string = containerApps.outputs.jobName
+output SERVICE_CONSUMER_NAME string = containerApps.outputs.consumerAppName
+output CHARGEBACK_EVENTHUB_NAMESPACE string = eventHubs.outputs.namespaceHost
+output CHARGEBACK_EVENTHUB_NAME string = eventHubs.outputs.eventHubName
+output CHARGEBACK_CONSUMER_GROUP string = eventHubs.outputs.consumerGroupName
+output CHARGEBACK_LAKE_URL string = storage.outputs.lakeUrl
+output CHARGEBACK_CHECKPOINT_URL string = storage.outputs.checkpointUrl

@@ -1,0 +1,41 @@
+// A new API Management service (only when no existing one is named). Its user-assigned identity is the one the
+// Event Hubs logger authenticates with.
+param location string
+param tags object
+param name string
+
+@allowed([
+  'Developer'
+  'BasicV2'
+  'StandardV2'
+  'Premium'
+])
+param sku string
+
+param publisherEmail string
+
+@description('Resource id of the user-assigned identity the logger uses.')
+param identityId string
+
+resource apim 'Microsoft.ApiManagement/service@2024-05-01' = {
+  name: name
+  location: location
+  tags: tags
+  sku: {
+    name: sku
+    capacity: 1
+  }
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    publisherEmail: publisherEmail
+    publisherName: 'apim-chargeback'
+  }
+}
+
+output name string = apim.name
+output gatewayUrl string = apim.properties.gatewayUrl

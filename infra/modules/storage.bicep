@@ -1,0 +1,172 @@
+// The lake and the consumer's checkpoints. Entra ID only (no shared key, no SAS), no public blob access,
+// TLS 1.2. Lifecycle rules delete captured bodies and dead letters after their retention.
+param location string
+param tags object
+param accountName string
+param lakeContainerName string
+param checkpointContainerName string
+
+@minValue(1)
+param payloadRetentionDays int
+
+@minValue(1)
+param deadLetterRetentionDays int
+
+@description('The consumer writes the lake and its checkpoints.')
+param consumerPrincipalId string
+
+@description('The aggregation job reads and rewrites the lake (roll-ups, compaction).')
+param jobPrincipalId string
+
+var roles = {
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+}
+
+// checkov:skip=CKV_AZURE_59:APIM-to-lake traffic is public by design here (no VNet in this template); access needs Entra ID and RBAC, shared keys are disabled.
+// checkov:skip=CKV_AZURE_33:Queue service is not used by this workload, so queue logging has nothing to log.
+// checkov:skip=CKV_AZURE_206:Locally redundant storage is the cost-conscious default; the lake can be rebuilt from Event Hubs within its retention, change the SKU for geo-redundancy.
+// checkov:skip=CKV2_AZURE_1:Microsoft-managed keys; customer-managed keys need a Key Vault this template does not create.
+// checkov:skip=CKV2_AZURE_33:No private endpoint: the template has no VNet; see infra/README.md for hardening.
+resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: accountName
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: 'Standard_LRS'
+  }
+  properties: {
+    accessTier: 'Hot'
+    allowBlobPublicAccess: false
+    allowSharedKeyAccess: false
+    allowCrossTenantReplication: false
+    defaultToOAuthAuthentication: true
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      bypass: 'AzureServices'
+      defaultAction: 'Allow'
+    }
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: account
+  name: 'default'
+  properties: {
+    deleteRetentionPolicy: {
+      enabled: true
+      days: 7
+    }
+    containerDeleteRetentionPolicy: {
+      enabled: true
+      days: 7
+    }
+  }
+}
+
+resource lakeContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: lakeContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource checkpointContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: checkpointContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
+  parent: account
+  name: 'default'
+  properties: {
+    policy: {
+      rules: [
+        {
+          name: 'payload-retention'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: [
+                'blockBlob'
+              ]
+              prefixMatch: [
+                '${lakeContainerName}/payloads/'
+              ]
+            }
+            actions: {
+              baseBlob: {
+                delete: {
+                  daysAfterModificationGreaterThan: payloadRetentionDays
+                }
+              }
+            }
+          }
+        }
+        {
+          name: 'dead-letter-retention'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: [
+                'blockBlob'
+              ]
+              prefixMatch: [
+                '${lakeContainerName}/dead_letters/'
+              ]
+            }
+            actions: {
+              baseBlob: {
+                delete: {
+                  daysAfterModificationGreaterThan: deadLetterRetentionDays
+                }
+              }
+            }
+          }
+        }
+      ]
+    }
+  }
+}
+
+resource consumerLakeRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(lakeContainer.id, consumerPrincipalId, roles.storageBlobDataContributor)
+  scope: lakeContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    principalId: consumerPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource consumerCheckpointRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(checkpointContainer.id, consumerPrincipalId, roles.storageBlobDataContributor)
+  scope: checkpointContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    principalId: consumerPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource jobLakeRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(lakeContainer.id, jobPrincipalId, roles.storageBlobDataContributor)
+  scope: lakeContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    principalId: jobPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+output accountName string = account.name
+output lakeUrl string = '${account.properties.primaryEndpoints.blob}${lakeContainer.name}'
+output checkpointUrl string = '${account.properties.primaryEndpoints.blob}${checkpointContainer.name}'
