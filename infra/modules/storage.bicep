@@ -18,22 +18,30 @@ param consumerPrincipalId string
 @description('The aggregation job reads and rewrites the lake (roll-ups, compaction).')
 param jobPrincipalId string
 
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_GZRS'
+])
+@description('Redundancy of the lake. The lake is the chargeback ledger once Event Hubs retention has passed.')
+param skuName string = 'Standard_LRS'
+
 var roles = {
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 }
 
-// checkov:skip=CKV_AZURE_59:APIM-to-lake traffic is public by design here (no VNet in this template); access needs Entra ID and RBAC, shared keys are disabled.
-// checkov:skip=CKV_AZURE_33:Queue service is not used by this workload, so queue logging has nothing to log.
-// checkov:skip=CKV_AZURE_206:Locally redundant storage is the cost-conscious default; the lake can be rebuilt from Event Hubs within its retention, change the SKU for geo-redundancy.
-// checkov:skip=CKV2_AZURE_1:Microsoft-managed keys; customer-managed keys need a Key Vault this template does not create.
-// checkov:skip=CKV2_AZURE_33:No private endpoint: the template has no VNet; see infra/README.md for hardening.
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  // checkov:skip=CKV_AZURE_35:Container Apps on the Consumption profile reach storage over public endpoints (no VNet in this template); every request still needs Entra ID and RBAC, shared keys are off. infra/README.md shows how to add private endpoints.
+  // checkov:skip=CKV_AZURE_59:Same reason as CKV_AZURE_35: the network path is public, blob public access itself is disabled (allowBlobPublicAccess false).
+  // checkov:skip=CKV_AZURE_206:Locally redundant by default to keep cost down; set skuName to Standard_GRS or Standard_GZRS for geo-redundancy of the ledger.
+  // checkov:skip=CKV_AZURE_43:The name is 'st' plus uniqueString() (lowercase alphanumeric, 15 characters); checkov cannot evaluate a parameter.
   name: accountName
   location: location
   tags: tags
   kind: 'StorageV2'
   sku: {
-    name: 'Standard_LRS'
+    name: skuName
   }
   properties: {
     accessTier: 'Hot'
