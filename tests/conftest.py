@@ -17,3 +17,12 @@ def azurite() -> Iterator[Azurite]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture
+def localhub():
+    """A fresh local Event Hubs server (hub `usage`, 4 partitions) on a free port, on a background thread."""
+    from tests.support.localhub import running_localhub
+
+    with running_localhub(hubs={"usage": 4}) as hub:
+        yield hub
