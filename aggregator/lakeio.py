@@ -1,0 +1,148 @@
+"""Reading and writing the lake through schemas.lake (pyarrow filesystems): the aggregator's only door to storage.
+
+Stream tables (written by the consumer) are read as pyarrow datasets over the Hive layout
+`<table>/event_date=YYYY-MM-DD/event_hour=HH/*.parquet`. Derived tables are written one file per partition,
+`<table>/<key>=<value>/part-0.parquet`, replaced whole:
+
+- local directory: written to a hidden temporary name, then renamed over the old file (rename is atomic);
+- Blob Storage: uploaded straight to the final name. A block blob becomes visible only when its block list is
+  committed, and the commit replaces the previous blob in one step, so a reader sees the old file or the new one,
+  never a mix. (A flat-namespace account has no rename, so there is no temporary name there.)
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from aggregator.errors import LakeNotFoundError
+from schemas.arrow import TABLE_SCHEMAS
+from schemas.errors import LakeLocationError
+from schemas.lake import LakeLocation, open_location
+
+PART_FILE = "part-0.parquet"
+ROW_GROUP_ROWS = 1_000_000
+STREAM_PARTITIONING = ds.partitioning(
+    pa.schema([pa.field("event_date", pa.date32()), pa.field("event_hour", pa.int32())]), flavor="hive"
+)
+
+
+def open_lake(url: str | None, connection_string: str | None = None, *, must_exist: bool = True) -> LakeLocation:
+    """Open the lake, or say plainly why not (no URL, a malformed URL, nothing there)."""
+    if not url:
+        raise LakeNotFoundError("no lake given: pass --lake or set CHARGEBACK_LAKE_URL")
+    try:
+        location = open_location(url, connection_string=connection_string)
+    except LakeLocationError as exc:
+        raise LakeNotFoundError(str(exc)) from exc
+    if must_exist:
+        try:
+            exists = location.exists()
+        except OSError as exc:
+            raise LakeNotFoundError(f"cannot reach the lake at {url}: {exc}") from exc
+        if not exists:
+            raise LakeNotFoundError(f"no lake at {url}")
+    return location
+
+
+def is_dir(location: LakeLocation, path: str) -> bool:
+    return location.filesystem.get_file_info(path).type == pafs.FileType.Directory
+
+
+def table_exists(location: LakeLocation, table: str) -> bool:
+    return is_dir(location, location.table_root(table))
+
+
+def _parquet_files(location: LakeLocation, base: str) -> list[str]:
+    if not is_dir(location, base):
+        return []
+    infos = location.filesystem.get_file_info(pafs.FileSelector(base, recursive=True))
+    files = []
+    for info in infos:
+        if info.type != pafs.FileType.File or not info.base_name.endswith(".parquet"):
+            continue
+        relative = info.path[len(base) :].strip("/")
+        if any(part.startswith((".", "_")) for part in relative.split("/")):
+            continue
+        files.append(info.path)
+    return sorted(files)
+
+
+def stream_day_files(location: LakeLocation, table: str, day: date) -> list[str]:
+    return _parquet_files(location, location.path(table, f"event_date={day.isoformat()}"))
+
+
+def stream_day_dataset(location: LakeLocation, table: str, day: date) -> ds.Dataset:
+    """One day of a stream table (all its hours), with the table's explicit schema."""
+    files = stream_day_files(location, table, day)
+    return ds.dataset(files, schema=TABLE_SCHEMAS[table], format="parquet", filesystem=location.filesystem)
+
+
+def stream_dataset(location: LakeLocation, table: str) -> ds.Dataset:
+    """A whole stream table with `event_date` (date) and `event_hour` (int) from the Hive path."""
+    base = location.table_root(table)
+    schema = TABLE_SCHEMAS[table]
+    for field in STREAM_PARTITIONING.schema:
+        schema = schema.append(field)
+    files = _parquet_files(location, base)
+    return ds.dataset(
+        files,
+        schema=schema,
+        format="parquet",
+        filesystem=location.filesystem,
+        partitioning=STREAM_PARTITIONING,
+        partition_base_dir=base,
+    )
+
+
+def derived_files(location: LakeLocation, table: str) -> list[str]:
+    return _parquet_files(location, location.table_root(table))
+
+
+def derived_dataset(location: LakeLocation, table: str, schema: pa.Schema) -> ds.Dataset:
+    """A derived table (`<table>/<key>=<value>/part-0.parquet`); the key is a column of the files themselves."""
+    return ds.dataset(derived_files(location, table), schema=schema, format="parquet", filesystem=location.filesystem)
+
+
+def partition_dir(location: LakeLocation, table: str, key: str, value: str) -> str:
+    return location.path(table, f"{key}={value}")
+
+
+def replace_partition(location: LakeLocation, table: str, key: str, value: str, data: pa.Table) -> str:
+    """Replace one partition of a derived table with `data` (possibly empty), as one file; see the module doc."""
+    fs = location.filesystem
+    directory = partition_dir(location, table, key, value)
+    fs.create_dir(directory, recursive=True)
+    final = f"{directory}/{PART_FILE}"
+    if location.is_local:
+        temporary = f"{directory}/.{PART_FILE}.{uuid.uuid4().hex}.tmp"
+        pq.write_table(data, temporary, filesystem=fs, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+        fs.move(temporary, final)
+    else:
+        pq.write_table(data, final, filesystem=fs, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+    for info in fs.get_file_info(pafs.FileSelector(directory)):
+        if info.type == pafs.FileType.File and info.path != final and not info.base_name.startswith("."):
+            fs.delete_file(info.path)
+    return final
+
+
+def partition_values(location: LakeLocation, table: str, key: str) -> list[str]:
+    """Sorted values of a table's first Hive key (`event_date` of a stream table, `date` of a derived one)."""
+    base = location.table_root(table)
+    if not is_dir(location, base):
+        return []
+    values = []
+    for info in location.filesystem.get_file_info(pafs.FileSelector(base)):
+        name = info.base_name
+        if info.type == pafs.FileType.Directory and name.startswith(f"{key}="):
+            values.append(name.split("=", 1)[1])
+    return sorted(values)
+
+
+def delete_dir(location: LakeLocation, path: str) -> None:
+    location.filesystem.delete_dir(path)
