@@ -317,3 +317,47 @@ def app_env_names(deployment: Deployment) -> dict[str, dict[str, dict[str, Any]]
             names.update(env_vars(template, container.get("env", [])))
         result[symbol] = names
     return result
+
+
+def settings_env_names(settings_class: Any) -> tuple[set[str], set[str]]:
+    """(every variable a pydantic-settings class reads, those without a default), upper-case."""
+    prefix = settings_class.model_config.get("env_prefix", "")
+    names, required = set(), set()
+    for field_name, field in settings_class.model_fields.items():
+        alias = field.validation_alias or field.alias
+        env = str(alias) if isinstance(alias, str) else f"{prefix}{field_name}"
+        names.add(env.upper())
+        if field.is_required():
+            required.add(env.upper())
+    return names, required
+
+
+# Read by the Azure SDKs themselves, not by our settings classes: azure-identity's DefaultAzureCredential picks
+# the user-assigned identity from AZURE_CLIENT_ID, the Azure Monitor exporter reads its connection string.
+SDK_ENV_NAMES = {"AZURE_CLIENT_ID", "APPLICATIONINSIGHTS_CONNECTION_STRING"}
+# Emulator-only settings: on Azure the identity is used, so the templates must never set them.
+EMULATOR_ONLY = {"CHARGEBACK_EVENTHUB_CONNECTION_STRING", "CHARGEBACK_STORAGE_CONNECTION_STRING"}
+
+
+def env_name_problems(deployment: Deployment, settings_by_app: dict[str, Any]) -> list[str]:
+    """Each app's environment names are exactly settings its code reads (or SDK-standard names), every
+    required setting is given, no emulator-only secret is set, and CHARGEBACK_* outputs are real settings."""
+    problems = []
+    env = app_env_names(deployment)
+    every_setting: set[str] = set()
+    for symbol, settings_class in settings_by_app.items():
+        names, required = settings_env_names(settings_class)
+        every_setting |= names
+        given = set(env[symbol])
+        for name in sorted(given - names - SDK_ENV_NAMES):
+            problems.append(f"{symbol}: sets {name}, which {settings_class.__name__} does not read")
+        for name in sorted(required - given):
+            problems.append(f"{symbol}: does not set required {name}")
+        for name in sorted(given & EMULATOR_ONLY):
+            problems.append(f"{symbol}: sets emulator-only {name}")
+        for name in sorted(SDK_ENV_NAMES - given):
+            problems.append(f"{symbol}: does not set {name}")
+    for name in sorted(deployment.main.outputs):
+        if name.startswith("CHARGEBACK_") and name not in every_setting:
+            problems.append(f"main.bicep: output {name} is not a setting the code reads")
+    return problems
