@@ -1,0 +1,119 @@
+"""Operational figures: OpenTelemetry instruments (exported to Azure Monitor when configured) and a snapshot
+of the same figures for `/readyz` and tests."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from opentelemetry import metrics
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+from chargeback.logs import get_logger
+
+log = get_logger("consumer.metrics")
+
+
+@dataclass
+class ConsumerStats:
+    """Process-wide figures, updated by the pipeline and read by health, metrics and `--until-idle`."""
+
+    started_monotonic: float = field(default_factory=time.monotonic)
+    last_event_monotonic: float | None = None
+    events: int = 0
+    records_written: Counter[str] = field(default_factory=Counter)
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    flushes: int = 0
+    storage_failures: int = 0
+    storage_ok: bool = True
+    processed_sequence: dict[str, int] = field(default_factory=dict)
+    last_enqueued_sequence: dict[str, int] = field(default_factory=dict)
+    pending_bytes: Callable[[], int] = lambda: 0
+
+    def lag(self) -> dict[str, int]:
+        return {p: max(0, last - self.processed_sequence.get(p, -1)) for p, last in self.last_enqueued_sequence.items()}
+
+    def snapshot(self) -> dict[str, object]:
+        return {
+            "events": self.events,
+            "records_written": dict(self.records_written),
+            "dead_letters": dict(self.dead_letters),
+            "flushes": self.flushes,
+            "storage_ok": self.storage_ok,
+            "pending_bytes": self.pending_bytes(),
+            "lag": self.lag(),
+        }
+
+
+class ConsumerMetrics:
+    """The OpenTelemetry instruments; `record_*` methods keep `stats` and the instruments in step."""
+
+    def __init__(self, stats: ConsumerStats, provider: metrics.MeterProvider | None = None) -> None:
+        self.stats = stats
+        meter = (provider or metrics.get_meter_provider()).get_meter("chargeback.consumer")
+        self._events = meter.create_counter("chargeback.consumer.events", unit="{event}", description="events read")
+        self._records = meter.create_counter(
+            "chargeback.consumer.records_written", unit="{row}", description="rows written to the lake, by table"
+        )
+        self._dead = meter.create_counter(
+            "chargeback.consumer.dead_letters", unit="{row}", description="dead-letter rows written, by reason"
+        )
+        self._flush_latency = meter.create_histogram(
+            "chargeback.consumer.flush_latency", unit="s", description="time to write a batch's files and state"
+        )
+        meter.create_observable_gauge(
+            "chargeback.consumer.pending_bytes", [self._observe_pending], unit="By", description="reassembly bytes"
+        )
+        meter.create_observable_gauge(
+            "chargeback.consumer.partition_lag",
+            [self._observe_lag],
+            unit="{event}",
+            description="last enqueued minus processed sequence number",
+        )
+
+    def _observe_pending(self, _options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(self.stats.pending_bytes())]
+
+    def _observe_lag(self, _options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(lag, {"partition": p}) for p, lag in self.stats.lag().items()]
+
+    def record_events(self, partition: str, count: int, last_sequence: int) -> None:
+        self.stats.events += count
+        self.stats.last_event_monotonic = time.monotonic()
+        self.stats.processed_sequence[partition] = last_sequence
+        self._events.add(count, {"partition": partition})
+
+    def record_flush(self, rows: dict[str, int], dead_letters: Counter[str], seconds: float) -> None:
+        self.stats.flushes += 1
+        self.stats.storage_ok = True
+        for table, count in rows.items():
+            if count:
+                self.stats.records_written[table] += count
+                self._records.add(count, {"table": table})
+        for reason, count in dead_letters.items():
+            self.stats.dead_letters[reason] += count
+            self._dead.add(count, {"reason": reason})
+        self._flush_latency.record(seconds)
+
+    def record_storage_failure(self) -> None:
+        self.stats.storage_failures += 1
+        self.stats.storage_ok = False
+
+
+def configure_exporter() -> MeterProvider | None:
+    """Azure Monitor when APPLICATIONINSIGHTS_CONNECTION_STRING is set; otherwise metrics stay in process."""
+    connection = os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING", "").strip()
+    if not connection:
+        return None
+    from azure.monitor.opentelemetry.exporter import AzureMonitorMetricExporter
+
+    exporter = AzureMonitorMetricExporter(connection_string=connection)
+    provider = MeterProvider(metric_readers=[PeriodicExportingMetricReader(exporter, export_interval_millis=60_000)])
+    metrics.set_meter_provider(provider)
+    log.info("metrics_exporter", exporter="azure_monitor")
+    return provider

@@ -1,0 +1,196 @@
+"""One partition's path from events to lake files and checkpoints (README, "consumer": semantics).
+
+- Output is tagged with the sequence number of the event that produced it; a batch is cut after an event when the
+  rotation policy says so (rows, bytes, event time), on idle, and on shutdown.
+- A flush writes the flush state's `pending_through` (write-ahead), the files, then `flushed_through`, then
+  checkpoints the event just before the decoder's low watermark: never past the first chunk of the oldest
+  incomplete record, and never per event.
+- On replay (restart, rebalance) output of events up to `flushed_through` is dropped: its rows are in the lake.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+
+from chargeback.logs import get_logger
+from consumer.flush_state import FlushState, FlushStateStore
+from consumer.lake_writer import LakeWriter, file_stem
+from consumer.metrics import ConsumerMetrics
+from consumer.outputs import Batch
+from consumer.rotation import RotationPolicy
+from consumer.rows import HourTables, UsageConverter, dead_letter_tables, merge_hour_tables, payload_tables
+from consumer.sources import Decoder, Position, SourceEvent
+from schemas.reassembler import EventMeta
+
+log = get_logger("consumer.partition")
+Checkpointer = Callable[[str, Position], Awaitable[None]]
+
+
+class PartitionProcessor:
+    def __init__(
+        self,
+        *,
+        hub: str,
+        partition: str,
+        decoder: Decoder,
+        writer: LakeWriter,
+        states: FlushStateStore,
+        checkpoint: Checkpointer,
+        policy: RotationPolicy,
+        usage_converter: UsageConverter,
+        metrics: ConsumerMetrics,
+    ) -> None:
+        self.hub = hub
+        self.partition = partition
+        self.decoder = decoder
+        self.writer = writer
+        self.states = states
+        self._checkpoint = checkpoint
+        self.policy = policy
+        self.usage_converter = usage_converter
+        self.metrics = metrics
+        self.state = FlushState()
+        self.batch = Batch(partition)
+        self.last: Position | None = None
+        self.checkpointed: int | None = None
+        self._predecessor: dict[int, Position] = {}
+        """sequence number -> the event before it, for events the low watermark may still point at."""
+
+    @property
+    def dirty(self) -> bool:
+        return not self.batch.empty
+
+    async def open(self, start: Position | None) -> None:
+        self.decoder.forget_partition(self.partition)
+        self.state = await self.states.load(self.partition, self.metrics.record_storage_failure)
+        self.last = start
+        self.checkpointed = start.sequence_number if start else None
+        log.info(
+            "partition_opened",
+            partition=self.partition,
+            start=start.sequence_number if start else None,
+            flushed_through=self.state.flushed_through,
+            pending_through=self.state.pending_through,
+        )
+
+    async def on_events(self, events: Sequence[SourceEvent]) -> None:
+        for event in events:
+            seq = event.sequence_number
+            if self.last is not None:
+                if seq <= self.last.sequence_number:
+                    continue  # never feed an event twice in one session
+                self._predecessor[seq] = self.last
+            self.last = Position(seq, event.offset)
+            outputs = self.decoder.feed(event.body, EventMeta(self.partition, seq, event.offset, event.enqueued_time))
+            if self.state.flushed_through is not None and seq <= self.state.flushed_through:
+                continue  # replay of events whose output is already in the lake
+            self.batch.add_event(seq, event.enqueued_time, outputs)
+            pending = self.state.pending_through
+            if (pending is not None and seq >= pending) or self.policy.should_cut(self.batch):
+                await self.flush()
+        if events:
+            self.metrics.record_events(self.partition, len(events), events[-1].sequence_number)
+
+    async def flush(self) -> None:
+        """Write what the batch holds, then checkpoint at the watermark."""
+        if not self.batch.empty:
+            await self._reconcile()
+        while not self.batch.empty:
+            pending = self.state.pending_through
+            cut = pending if pending is not None and pending < self.batch.last_sequence else self.batch.last_sequence
+            head, self.batch = self.batch.split(cut)
+            if not head.empty:
+                await self._write(head)
+            else:
+                self.state = FlushState(cut, None)
+        await self._advance_checkpoint()
+
+    async def close(self, *, flush: bool) -> None:
+        try:
+            if flush:
+                await self.flush()
+        finally:
+            self.decoder.forget_partition(self.partition)
+            self.batch = Batch(self.partition)
+            self._predecessor.clear()
+
+    # -- internals -------------------------------------------------------------------------------------------
+    async def _reconcile(self) -> None:
+        """Adopt the stored state if another process flushed this partition meanwhile (a rebalance overlap)."""
+        stored = await self.states.load(self.partition, self.metrics.record_storage_failure)
+        if stored == self.state:
+            return
+        ours, theirs = self.state.flushed_through, stored.flushed_through
+        if theirs is not None and (ours is None or theirs > ours):
+            log.warning(
+                "flush_state_moved",
+                partition=self.partition,
+                ours=ours,
+                theirs=theirs,
+                pending=stored.pending_through,
+            )
+            _, self.batch = self.batch.split(theirs)
+            self.state = stored
+
+    async def _write(self, batch: Batch) -> None:
+        started = time.perf_counter()
+        first, last = batch.first_sequence, batch.last_sequence
+        if self.state.pending_through != last:
+            await self.states.save(
+                self.partition, FlushState(self.state.flushed_through, last), self.metrics.record_storage_failure
+            )
+        tables, dead = self._tables(batch)
+        written = await self.writer.write(
+            tables, file_stem(self.hub, self.partition, first, last), on_failure=self.metrics.record_storage_failure
+        )
+        self.state = FlushState(last, None)
+        await self.states.save(self.partition, self.state, self.metrics.record_storage_failure)
+        rows = Counter[str]()
+        for item in written:
+            rows[item.table] += item.rows
+        self.metrics.record_flush(rows, dead, time.perf_counter() - started)
+        log.info(
+            "batch_flushed",
+            partition=self.partition,
+            first=first,
+            last=last,
+            files=len(written),
+            rows=dict(rows),
+            seconds=round(time.perf_counter() - started, 3),
+        )
+
+    def _tables(self, batch: Batch) -> tuple[dict[str, HourTables], Counter[str]]:
+        usage, rejected = self.usage_converter([record for _, record in batch.usage])
+        letters = [letter for _, letter in batch.dead_letters]
+        # Validation rejections are dead letters of the event that completed the record: keep stream order.
+        letters.extend(rejected)
+        dead = Counter(letter.reason.value for letter in letters)
+        tables = {
+            "usage": usage,
+            "payloads": payload_tables([record for _, record in batch.bodies]),
+            "dead_letters": merge_hour_tables([dead_letter_tables(letters)]),
+        }
+        return tables, dead
+
+    async def _advance_checkpoint(self) -> None:
+        flushed = self.state.flushed_through
+        if flushed is None or self.last is None:
+            return
+        watermark = self.decoder.low_watermark(self.partition)
+        if watermark is None:
+            target = self.last if self.last.sequence_number <= flushed else None
+        else:
+            target = self._predecessor.get(watermark)
+        while self._predecessor:
+            oldest = next(iter(self._predecessor))
+            if watermark is not None and oldest >= watermark:
+                break
+            del self._predecessor[oldest]
+        if target is None or target.sequence_number > flushed:
+            return
+        if self.checkpointed is not None and target.sequence_number <= self.checkpointed:
+            return
+        await self._checkpoint(self.partition, target)
+        self.checkpointed = target.sequence_number

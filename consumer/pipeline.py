@@ -1,0 +1,70 @@
+"""The partition sink: one `PartitionProcessor` per owned partition, sharing one decoder (and its memory cap)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from consumer.flush_state import FlushStateStore
+from consumer.lake_writer import LakeWriter
+from consumer.metrics import ConsumerMetrics
+from consumer.partition import Checkpointer, PartitionProcessor
+from consumer.rotation import RotationPolicy
+from consumer.rows import UsageConverter
+from consumer.sources import Decoder, Position, SourceEvent
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        hub: str,
+        decoder: Decoder,
+        writer: LakeWriter,
+        states: FlushStateStore,
+        checkpoint: Checkpointer,
+        policy: RotationPolicy,
+        usage_converter: UsageConverter,
+        metrics: ConsumerMetrics,
+    ) -> None:
+        self.hub = hub
+        self.decoder = decoder
+        self.writer = writer
+        self.states = states
+        self.checkpoint = checkpoint
+        self.policy = policy
+        self.usage_converter = usage_converter
+        self.metrics = metrics
+        self.partitions: dict[str, PartitionProcessor] = {}
+        metrics.stats.pending_bytes = lambda: decoder.pending_bytes
+
+    @property
+    def dirty(self) -> bool:
+        return any(p.dirty for p in self.partitions.values())
+
+    async def open_partition(self, partition: str, start: Position | None) -> None:
+        processor = PartitionProcessor(
+            hub=self.hub,
+            partition=partition,
+            decoder=self.decoder,
+            writer=self.writer,
+            states=self.states,
+            checkpoint=self.checkpoint,
+            policy=self.policy,
+            usage_converter=self.usage_converter,
+            metrics=self.metrics,
+        )
+        self.partitions[partition] = processor
+        await processor.open(start)
+
+    async def on_events(self, partition: str, events: Sequence[SourceEvent]) -> None:
+        await self.partitions[partition].on_events(events)
+
+    async def on_idle(self, partition: str) -> None:
+        processor = self.partitions.get(partition)
+        if processor is not None:
+            await processor.flush()
+
+    async def close_partition(self, partition: str, *, flush: bool) -> None:
+        processor = self.partitions.pop(partition, None)
+        if processor is not None:
+            await processor.close(flush=flush)

@@ -1,0 +1,52 @@
+"""Retrying storage calls: a storage outage pauses the partition (backpressure) instead of losing data."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TypeVar
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    retry_if_not_exception_type,
+    wait_exponential,
+)
+
+from chargeback.logs import get_logger
+from consumer.errors import ConsumerError
+
+T = TypeVar("T")
+log = get_logger("consumer.retry")
+
+
+def _log_attempt(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    log.warning(
+        "storage_retry",
+        operation=getattr(state.fn, "__qualname__", "?") if state.fn else "?",
+        attempt=state.attempt_number,
+        error=f"{type(exc).__name__}: {str(exc)[:300]}",
+    )
+
+
+async def retry_forever(
+    operation: Callable[[], T], *, max_wait: float = 10.0, on_failure: Callable[[], None] | None = None
+) -> T:
+    """Run a blocking storage operation in a thread until it succeeds; cancellation (shutdown) ends the wait."""
+
+    def before_sleep(state: RetryCallState) -> None:
+        _log_attempt(state)
+        if on_failure is not None:
+            on_failure()
+
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(Exception) & retry_if_not_exception_type(ConsumerError),
+        wait=wait_exponential(multiplier=0.2, max=max_wait),
+        before_sleep=before_sleep,
+        reraise=True,
+    ):
+        with attempt:
+            return await asyncio.to_thread(operation)
+    raise AssertionError("unreachable")  # pragma: no cover

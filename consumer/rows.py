@@ -1,0 +1,107 @@
+"""From a batch's completed records and dead letters to Arrow tables of the lake, one per event hour.
+
+Usage records are validated by the pydantic contract (`schemas.records.decode_usage`); a columnar fast path
+(`columnar.py`) validates the common case in bulk and hands only the rows it cannot vouch for to pydantic.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+import pyarrow as pa
+
+from schemas.arrow import DEAD_LETTERS_SCHEMA, PAYLOADS_SCHEMA, USAGE_SCHEMA
+from schemas.deadletter import DeadLetterRecord
+from schemas.reassembler import CompletedRecord, EventMeta
+from schemas.records import decode_usage, to_payload_record
+from schemas.usage import UsageRecord
+
+Hour = datetime
+HourTables = dict[Hour, pa.Table]
+
+_USAGE_FIELDS = [f.name for f in USAGE_SCHEMA if not f.name.startswith("eh_")]
+_PAYLOAD_FIELDS = [f.name for f in PAYLOADS_SCHEMA if not f.name.startswith("eh_")]
+_DEAD_FIELDS = [f.name for f in DEAD_LETTERS_SCHEMA]
+
+
+def hour_of(moment: datetime) -> Hour:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _lineage(columns: dict[str, list[object]], meta: EventMeta) -> None:
+    columns["eh_partition"].append(meta.partition)
+    columns["eh_sequence_number"].append(meta.sequence_number)
+    columns["eh_offset"].append(meta.offset)
+    columns["eh_enqueued_time"].append(meta.enqueued_time)
+
+
+def _by_hour(
+    items: Iterable[tuple[Hour, dict[str, object], EventMeta | None]], schema: pa.Schema, with_lineage: bool
+) -> HourTables:
+    grouped: dict[Hour, dict[str, list[object]]] = defaultdict(lambda: {f.name: [] for f in schema})
+    for hour, values, meta in items:
+        columns = grouped[hour]
+        for name, value in values.items():
+            columns[name].append(value)
+        if with_lineage and meta is not None:
+            _lineage(columns, meta)
+    return {hour: pa.Table.from_pydict(cols, schema=schema) for hour, cols in sorted(grouped.items())}
+
+
+def usage_values(usage: UsageRecord) -> dict[str, object]:
+    values = usage.__dict__
+    out = {name: values[name] for name in _USAGE_FIELDS}
+    out["operation"] = usage.operation.value
+    out["usage_source"] = usage.usage_source.value
+    out["tags"] = list(usage.tags.items())
+    return out
+
+
+def usage_tables_slow(records: list[CompletedRecord]) -> tuple[HourTables, list[DeadLetterRecord]]:
+    """One pydantic validation per record: the contract itself, used for the rows the fast path cannot vouch for."""
+    valid: list[tuple[UsageRecord, CompletedRecord]] = []
+    rejected: list[DeadLetterRecord] = []
+    for record in records:
+        result = decode_usage(record)
+        if isinstance(result, DeadLetterRecord):
+            rejected.append(result)
+        else:
+            valid.append((result, record))
+    tables = _by_hour(
+        ((hour_of(u.event_time), usage_values(u), r.first) for u, r in valid), USAGE_SCHEMA, with_lineage=True
+    )
+    return tables, rejected
+
+
+def payload_tables(records: list[CompletedRecord]) -> HourTables:
+    def items() -> Iterable[tuple[Hour, dict[str, object], EventMeta]]:
+        for record in records:
+            payload = to_payload_record(record)
+            values = {name: getattr(payload, name) for name in _PAYLOAD_FIELDS}
+            values["part"] = payload.part.value
+            yield hour_of(payload.event_time), values, record.first
+
+    return _by_hour(items(), PAYLOADS_SCHEMA, with_lineage=True)
+
+
+def dead_letter_tables(letters: list[DeadLetterRecord]) -> HourTables:
+    def items() -> Iterable[tuple[Hour, dict[str, object], None]]:
+        for letter in letters:
+            values = {name: getattr(letter, name) for name in _DEAD_FIELDS}
+            values["reason"] = letter.reason.value
+            yield hour_of(letter.enqueued_time), values, None
+
+    return _by_hour(items(), DEAD_LETTERS_SCHEMA, with_lineage=False)
+
+
+UsageConverter = Callable[[list[CompletedRecord]], tuple[HourTables, list[DeadLetterRecord]]]
+
+
+def merge_hour_tables(parts: Iterable[HourTables]) -> HourTables:
+    grouped: dict[Hour, list[pa.Table]] = defaultdict(list)
+    for part in parts:
+        for hour, table in part.items():
+            grouped[hour].append(table)
+    return {hour: pa.concat_tables(tables) for hour, tables in sorted(grouped.items())}

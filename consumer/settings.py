@@ -1,0 +1,110 @@
+"""Configuration: `CHARGEBACK_*` environment variables, read once at start-up (README, "Configuration")."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from consumer.errors import ConfigError
+from schemas.lake import parse_connection_string
+from schemas.limits import DEFAULT_CHUNK_BYTES, DEFAULT_MAX_CHUNKS
+
+MiB = 1024 * 1024
+
+
+class ConsumerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHARGEBACK_", extra="ignore", frozen=True)
+
+    eventhub_connection_string: SecretStr | None = None
+    """Event Hubs connection string (emulator or SAS); alternative to `eventhub_namespace`."""
+    eventhub_namespace: str | None = None
+    """Fully qualified namespace (`<ns>.servicebus.windows.net`), authenticated with DefaultAzureCredential."""
+    eventhub_name: str | None = None
+    consumer_group: str = "$Default"
+    checkpoint_url: str
+    lake_url: str
+    storage_connection_string: SecretStr | None = None
+    start_position: Literal["earliest", "latest"] = "earliest"
+    health_port: int = Field(8080, ge=0, le=65535)
+
+    max_pending_bytes: int = Field(256 * MiB, ge=1)
+    record_ttl_seconds: float = Field(900.0, gt=0)
+    max_record_bytes: int = Field(DEFAULT_CHUNK_BYTES * DEFAULT_MAX_CHUNKS, ge=1)
+    flush_max_rows: int = Field(100_000, ge=1)
+    flush_max_bytes: int = Field(32 * MiB, ge=1)
+    flush_max_event_seconds: float = Field(300.0, gt=0)
+    idle_flush_seconds: float = Field(5.0, gt=0)
+    shutdown_deadline_seconds: float = Field(30.0, gt=0)
+    load_balancing_interval_seconds: float = Field(10.0, gt=0)
+    ownership_expiration_seconds: float = Field(60.0, gt=0)
+    receive_batch_size: int = Field(300, ge=1)
+    prefetch: int = Field(300, ge=1)
+
+    @model_validator(mode="after")
+    def _source_is_named(self) -> Self:
+        conn = self.eventhub_connection_string.get_secret_value() if self.eventhub_connection_string else ""
+        if not conn and not self.eventhub_namespace:
+            raise ValueError(
+                "set CHARGEBACK_EVENTHUB_CONNECTION_STRING or CHARGEBACK_EVENTHUB_NAMESPACE (managed identity)"
+            )
+        if conn:
+            try:
+                parts = parse_connection_string(conn)
+            except ValueError as exc:
+                raise ValueError(f"CHARGEBACK_EVENTHUB_CONNECTION_STRING is malformed: {exc}") from None
+            if "Endpoint" not in parts:
+                raise ValueError("CHARGEBACK_EVENTHUB_CONNECTION_STRING has no Endpoint=")
+        if not self.hub_name:
+            raise ValueError("set CHARGEBACK_EVENTHUB_NAME (or EntityPath= in the connection string)")
+        return self
+
+    @property
+    def hub_name(self) -> str | None:
+        if self.eventhub_name:
+            return self.eventhub_name
+        if self.eventhub_connection_string:
+            try:
+                parts = parse_connection_string(self.eventhub_connection_string.get_secret_value())
+            except ValueError:
+                return None
+            return parts.get("EntityPath")
+        return None
+
+    @property
+    def storage_connection(self) -> str | None:
+        return self.storage_connection_string.get_secret_value() if self.storage_connection_string else None
+
+
+def _variable(loc: tuple[int | str, ...]) -> str:
+    return "CHARGEBACK_" + str(loc[0]).upper() if loc else "configuration"
+
+
+def _source_problems(overrides: dict[str, object]) -> list[str]:
+    """The cross-field check, also when other fields failed (pydantic skips model validators then)."""
+
+    def given(name: str) -> bool:
+        return bool(overrides.get(name) or os.environ.get(f"CHARGEBACK_{name.upper()}", "").strip())
+
+    if given("eventhub_connection_string") or given("eventhub_namespace"):
+        return []
+    return ["set CHARGEBACK_EVENTHUB_CONNECTION_STRING or CHARGEBACK_EVENTHUB_NAMESPACE (managed identity)"]
+
+
+def load_settings(**overrides: object) -> ConsumerSettings:
+    """Read the environment once; a `ConfigError` names every missing or invalid variable."""
+    try:
+        return ConsumerSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False, include_input=False):
+            where = _variable(error["loc"])
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "missing":
+                message = "is required"
+            problems.append(f"{where}: {message}" if error["loc"] else message)
+        if not any(error["loc"] == () for error in exc.errors()):
+            problems.extend(_source_problems(overrides))
+        raise ConfigError("invalid consumer configuration: " + "; ".join(problems)) from None

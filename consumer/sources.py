@@ -1,0 +1,66 @@
+"""The seam between where events come from and what becomes of them.
+
+A source (Event Hubs today; e.g. APIM's diagnostic logs routed to another hub later) drives a `PartitionSink`
+with ordered events per partition and takes checkpoints back. A decoder turns an event body into completed
+records or dead letters. The lake writer sees neither: it only gets tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from consumer.outputs import Output
+from schemas.reassembler import EventMeta
+
+
+@dataclass(frozen=True, slots=True)
+class SourceEvent:
+    body: bytes
+    sequence_number: int
+    offset: str
+    enqueued_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A point in a partition; a checkpoint at a position means "resume after it"."""
+
+    sequence_number: int
+    offset: str
+
+
+class PartitionSink(Protocol):
+    async def open_partition(self, partition: str, start: Position | None) -> None: ...
+
+    async def on_events(self, partition: str, events: Sequence[SourceEvent]) -> None: ...
+
+    async def on_idle(self, partition: str) -> None: ...
+
+    async def close_partition(self, partition: str, *, flush: bool) -> None: ...
+
+
+class EventSource(Protocol):
+    name: str
+    """Names the stream in lake file names (for Event Hubs: the hub)."""
+
+    async def run(self, sink: PartitionSink, stop: asyncio.Event) -> None:
+        """Deliver events until `stop` is set, then close every partition (flushing) and return."""
+        ...
+
+    async def checkpoint(self, partition: str, position: Position) -> None: ...
+
+
+class Decoder(Protocol):
+    """`schemas.reassembler.Reassembler` is the decoder of the chunk-envelope contract."""
+
+    pending_bytes: int
+
+    def feed(self, body: bytes, meta: EventMeta) -> list[Output]: ...
+
+    def low_watermark(self, partition: str) -> int | None: ...
+
+    def forget_partition(self, partition: str) -> None: ...
