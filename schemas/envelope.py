@@ -36,7 +36,7 @@ ENVELOPE_MEMBERS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Envelope:
     """A parsed, structurally valid envelope (the chunk's data is still base64)."""
 
