@@ -1,0 +1,277 @@
+"""`chargeback aggregate | prices import | export focus | sql | report | compact | retention apply`."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from aggregator import errors
+from aggregator.settings import AggregatorSettings
+from chargeback.exitcodes import ExitCode
+from chargeback.logs import get_logger
+
+P = ParamSpec("P")
+R = TypeVar("R")
+log = get_logger(__name__)
+err = Console(stderr=True)
+
+LAKE_OPTION = typer.Option(
+    None, "--lake", help="Lake URL (local directory or Blob container); default $CHARGEBACK_LAKE_URL."
+)
+
+
+def _exit_code(exc: BaseException) -> ExitCode:
+    if isinstance(exc, errors.DateRangeError | errors.QueryError):
+        return ExitCode.USAGE
+    if isinstance(exc, errors.ConfigFileError | ValidationError):
+        return ExitCode.CONFIG
+    if isinstance(exc, errors.LakeNotFoundError | errors.NoDataError):
+        return ExitCode.NOT_FOUND
+    if isinstance(exc, errors.RetailPricesError):
+        return ExitCode.DATA
+    if isinstance(exc, OSError):
+        return ExitCode.UNAVAILABLE
+    return ExitCode.FAILURE
+
+
+def reported(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn the aggregator's typed errors into one clear line on stderr and the documented exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except (errors.AggregatorError, ValidationError, OSError) as exc:
+            code = _exit_code(exc)
+            log.error("command failed", error=type(exc).__name__, detail=str(exc).splitlines()[0], exit_code=int(code))
+            err.print(f"error: {exc}", markup=False, highlight=False)
+            raise typer.Exit(int(code)) from None
+
+    return wrapper
+
+
+def _settings() -> AggregatorSettings:
+    return AggregatorSettings()
+
+
+def _lake(settings: AggregatorSettings, lake: str | None):  # noqa: ANN202 - LakeLocation, imported lazily
+    from aggregator.lakeio import open_lake
+
+    return open_lake(lake or settings.lake_url, settings.storage_connection_string)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+        disable=not sys.stderr.isatty(),
+    )
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("aggregate")
+    @reported
+    def aggregate(
+        day: str | None = typer.Option(None, "--date", help="One UTC day, YYYY-MM-DD."),
+        start: str | None = typer.Option(None, "--from", help="First day of a range (with --to)."),
+        end: str | None = typer.Option(None, "--to", help="Last day of a range, inclusive."),
+        lake: str | None = LAKE_OPTION,
+    ) -> None:
+        """Roll up usage into chargeback_daily / _monthly, unpriced and ptu_allocation; replaces exactly those days.
+
+        Default: yesterday plus CHARGEBACK_LATE_DATA_DAYS days before it (late records are re-aggregated).
+        """
+        from aggregator.aggregate import aggregate_days
+        from aggregator.dates import resolve_days
+
+        settings = _settings()
+        days = resolve_days(day, start, end, settings.late_data_days)
+        location = _lake(settings, lake)
+        with _progress() as progress:
+            task = progress.add_task("aggregating days", total=len(days))
+            result = aggregate_days(location, days, settings, on_day=lambda _: progress.advance(task))
+        for done in result.days:
+            typer.echo(
+                f"{done.day}: {done.rows['chargeback_daily']} chargeback rows, {done.rows['unpriced']} unpriced, "
+                f"{done.rows['ptu_allocation']} PTU allocations (from {done.usage_files} usage files)"
+            )
+        typer.echo(f"months rebuilt: {', '.join(result.months)}")
+
+    prices = typer.Typer(help="The price sheet.", no_args_is_help=True)
+
+    @prices.command("import")
+    @reported
+    def prices_import(
+        files: list[Path] = typer.Argument(..., help="Saved Azure Retail Prices API JSON response(s)."),
+        out: Path | None = typer.Option(None, "--out", help="Write the sheet here (default: standard output)."),
+        rename: list[str] = typer.Option([], "--rename", help="METER_MODEL=RESPONSE_MODEL, e.g. gpt-4o-0806=gpt-4o."),
+        any_region: bool = typer.Option(False, "--any-region", help="One '*' row when all regions agree."),
+    ) -> None:
+        """Convert a saved Retail Prices API response into a price sheet (per 1M tokens, time-versioned)."""
+        import io
+
+        from aggregator.prices import write_price_sheet
+        from aggregator.retail_prices import import_retail_prices
+
+        renames = {}
+        for item in rename:
+            old, sep, new = item.partition("=")
+            if not sep or not old or not new:
+                raise errors.DateRangeError(f"--rename {item!r}: expected METER_MODEL=RESPONSE_MODEL")
+            renames[old.strip()] = new.strip()
+        missing = [str(f) for f in files if not f.is_file()]
+        if missing:
+            raise errors.RetailPricesError(f"no such file: {', '.join(missing)}")
+        report = import_retail_prices(files, renames=renames, any_region=any_region)
+        buffer = io.StringIO()
+        write_price_sheet(report.rows, buffer)
+        if out:
+            out.write_text(buffer.getvalue(), encoding="utf-8")
+        else:
+            typer.echo(buffer.getvalue(), nl=False)
+        skipped = ", ".join(f"{n} {reason}" for reason, n in report.skipped.most_common())
+        err.print(f"{report.meters} per-token meters -> {len(report.rows)} sheet rows; skipped: {skipped or 'none'}")
+
+    app.add_typer(prices, name="prices")
+
+    export = typer.Typer(help="Exports for finance tools.", no_args_is_help=True)
+
+    @export.command("focus")
+    @reported
+    def export_focus(
+        month: str = typer.Option(..., "--month", help="YYYY-MM"),
+        out: Path | None = typer.Option(None, "--out", help="CSV, or Parquet if it ends in .parquet."),
+        billing_account_id: str = typer.Option("apim-chargeback", "--billing-account-id"),
+        billing_account_name: str = typer.Option("Azure OpenAI chargeback", "--billing-account-name"),
+        lake: str | None = LAKE_OPTION,
+    ) -> None:
+        """Write the month's chargeback as FOCUS 1.2 rows."""
+        from aggregator.dates import parse_month
+        from aggregator.focus import focus_rows, write_focus
+
+        first = parse_month(month)
+        settings = _settings()
+        location = _lake(settings, lake)
+        table = focus_rows(
+            location, first, billing_account_id=billing_account_id, billing_account_name=billing_account_name
+        )
+        target = out or Path(f"focus-{first:%Y-%m}.csv")
+        write_focus(table, target)
+        typer.echo(f"{table.num_rows} FOCUS rows -> {target}")
+
+    app.add_typer(export, name="export")
+
+    @app.command("sql")
+    @reported
+    def sql(
+        query: str = typer.Argument(
+            ...,
+            help="One SELECT over: usage (deduplicated), usage_raw, payloads, "
+            "dead_letters, chargeback_daily, chargeback_monthly, unpriced, ptu_allocation, prices.",
+        ),
+        fmt: str = typer.Option("table", "--format", help="table, csv, json or parquet."),
+        out: Path | None = typer.Option(None, "--out", help="Write to this file instead of standard output."),
+        lake: str | None = LAKE_OPTION,
+    ) -> None:
+        """Ad-hoc, read-only SQL over the lake (local or Blob)."""
+        from aggregator.sql import OutputFormat, render, run_query
+        from aggregator.views import lake_connection
+
+        try:
+            output = OutputFormat(fmt)
+        except ValueError:
+            raise errors.QueryError(f"--format {fmt!r}: choose table, csv, json or parquet") from None
+        settings = _settings()
+        con = lake_connection(_lake(settings, lake), settings)
+        try:
+            text = render(run_query(con, query), output, out)
+        finally:
+            con.close()
+        if text is not None:
+            typer.echo(text, nl=False)
+
+    @app.command("report")
+    @reported
+    def report(
+        month: str = typer.Option(..., "--month", help="YYYY-MM"),
+        out: Path = typer.Option(..., "--out", help="The HTML file to write."),
+        lake: str | None = LAKE_OPTION,
+    ) -> None:
+        """One self-contained HTML report of the month (charts and tables; opens offline)."""
+        from aggregator.dates import parse_month
+        from aggregator.report import collect, render_html
+        from aggregator.views import lake_connection
+
+        first = parse_month(month)
+        settings = _settings()
+        con = lake_connection(_lake(settings, lake), settings)
+        try:
+            html = render_html(collect(con, first))
+        finally:
+            con.close()
+        out.write_text(html, encoding="utf-8")
+        typer.echo(f"report -> {out}")
+
+    @app.command("compact")
+    @reported
+    def compact(
+        day: str = typer.Option(..., "--date", help="A closed UTC day, YYYY-MM-DD."),
+        lake: str | None = LAKE_OPTION,
+    ) -> None:
+        """Rewrite a closed day's small consumer files into one large file per hour, without changing any result."""
+        from aggregator.compact import compact_day, hours_to_compact
+        from aggregator.dates import parse_day, today_utc
+
+        when = parse_day(day)
+        location = _lake(_settings(), lake)
+        with _progress() as progress:
+            task = progress.add_task(f"compacting {when}", total=hours_to_compact(location, when))
+            result = compact_day(location, when, today_utc(), on_hour=lambda _: progress.advance(task))
+        typer.echo(
+            f"{when}: {result.hours} hour partitions, {result.files_before} files -> {result.files_after} "
+            f"({result.rows} rows rewritten)"
+            + (
+                f"; finished an interrupted run ({len(result.repaired)} leftover files removed)"
+                if result.repaired
+                else ""
+            )
+        )
+
+    retention = typer.Typer(help="Retention of bodies and dead letters.", no_args_is_help=True)
+
+    @retention.command("apply")
+    @reported
+    def retention_apply(
+        dry_run: bool = typer.Option(False, "--dry-run", help="List what would be deleted, delete nothing."),
+        lake: str | None = LAKE_OPTION,
+    ) -> None:
+        """Delete payloads older than CHARGEBACK_PAYLOAD_RETENTION_DAYS and dead letters older than
+        CHARGEBACK_DEAD_LETTER_RETENTION_DAYS (whole days, UTC)."""
+        from aggregator.retention import apply_retention, expired_partitions
+
+        settings = _settings()
+        location = _lake(settings, lake)
+        today = datetime.now(UTC).date()
+        expired = expired_partitions(
+            location, today, settings.payload_retention_days, settings.dead_letter_retention_days
+        )
+        if not dry_run:
+            apply_retention(location, expired)
+        for item in expired:
+            typer.echo(f"{'would delete' if dry_run else 'deleted'} {item.table} {item.day}")
+        typer.echo(f"{len(expired)} partitions {'expired' if dry_run else 'deleted'}")
+
+    app.add_typer(retention, name="retention")

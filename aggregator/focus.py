@@ -1,0 +1,232 @@
+"""`chargeback export focus`: the month's chargeback as FOCUS 1.2 rows, so finance tools read it beside the cloud bill.
+
+One row per day x chargeback key x token class (input, cached input, output; reasoning is output), priced in
+"1M Tokens", plus one row per PTU allocation priced in "PTU-Hours". Mapping choices:
+
+- BillingAccount = this chargeback (`--billing-account-id/-name`); SubAccount = the APIM subscription;
+- Resource = the Azure OpenAI deployment; Region = its region; Sku = the price sheet row (`price_id`);
+- List = Contracted = Effective = Billed cost: the sheet holds list prices, and chargeback bills what it lists;
+- ChargeCategory `Usage`, ChargeClass null (no corrections), ChargeFrequency `Usage-Based`,
+  ChargePeriod = the UTC day `[start, end)`, BillingPeriod = the UTC month `[start, end)`;
+- unpriced usage has no cost to export: it stays in the `unpriced` table (and the report), it is not a zero here.
+
+Custom columns are `x_`-prefixed and come after the FOCUS columns.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from aggregator.dates import next_month
+from aggregator.errors import AggregatorError
+from aggregator.lakeio import derived_dataset
+from aggregator.rollup import connect
+from aggregator.tables import derived_schemas
+from schemas.lake import LakeLocation
+
+FOCUS_VERSION = "1.2"
+QUANTITY_SCALE = Decimal("1e-10")
+MONEY = pa.decimal128(38, 14)
+QUANTITY = pa.decimal128(38, 10)
+PRICE = pa.decimal128(18, 8)
+STAMP = pa.timestamp("s", tz="UTC")
+
+FOCUS_SCHEMA = pa.schema(
+    [
+        ("BilledCost", MONEY),
+        ("BillingAccountId", pa.string()),
+        ("BillingAccountName", pa.string()),
+        ("BillingCurrency", pa.string()),
+        ("BillingPeriodEnd", STAMP),
+        ("BillingPeriodStart", STAMP),
+        ("ChargeCategory", pa.string()),
+        ("ChargeClass", pa.string()),
+        ("ChargeDescription", pa.string()),
+        ("ChargeFrequency", pa.string()),
+        ("ChargePeriodEnd", STAMP),
+        ("ChargePeriodStart", STAMP),
+        ("ConsumedQuantity", QUANTITY),
+        ("ConsumedUnit", pa.string()),
+        ("ContractedCost", MONEY),
+        ("ContractedUnitPrice", PRICE),
+        ("EffectiveCost", MONEY),
+        ("InvoiceIssuerName", pa.string()),
+        ("ListCost", MONEY),
+        ("ListUnitPrice", PRICE),
+        ("PricingCategory", pa.string()),
+        ("PricingQuantity", QUANTITY),
+        ("PricingUnit", pa.string()),
+        ("ProviderName", pa.string()),
+        ("PublisherName", pa.string()),
+        ("RegionId", pa.string()),
+        ("RegionName", pa.string()),
+        ("ResourceId", pa.string()),
+        ("ResourceName", pa.string()),
+        ("ResourceType", pa.string()),
+        ("ServiceCategory", pa.string()),
+        ("ServiceName", pa.string()),
+        ("ServiceSubcategory", pa.string()),
+        ("SkuId", pa.string()),
+        ("SkuMeter", pa.string()),
+        ("SubAccountId", pa.string()),
+        ("SubAccountName", pa.string()),
+        ("Tags", pa.string()),
+        ("x_Team", pa.string()),
+        ("x_ProductId", pa.string()),
+        ("x_Model", pa.string()),
+        ("x_DeploymentType", pa.string()),
+        ("x_TokenClass", pa.string()),
+        ("x_Requests", pa.int64()),
+    ],
+    metadata={"focus_version": FOCUS_VERSION},
+)
+
+TOKEN_CLASSES = (
+    ("input", "Input Tokens", "prompt_tokens - cached_tokens", "input_per_1m", "input_cost"),
+    ("cached_input", "Cached Input Tokens", "cached_tokens", "cached_input_per_1m", "cached_input_cost"),
+    ("output", "Output Tokens (incl. reasoning)", "completion_tokens", "output_per_1m", "output_cost"),
+)
+
+
+def _daily_rows(location: LakeLocation, first: date) -> list[dict]:
+    con = connect()
+    try:
+        con.register("daily", derived_dataset(location, "chargeback_daily", derived_schemas()["chargeback_daily"]))
+        con.register("alloc", derived_dataset(location, "ptu_allocation", derived_schemas()["ptu_allocation"]))
+        return (
+            con.sql(
+                """
+            SELECT d.*, a.ptu_count, a.hourly_rate
+            FROM daily d
+            LEFT JOIN (SELECT DISTINCT date, deployment, ptu_count, hourly_rate FROM alloc) a
+              ON a.date = d.date AND a.deployment = d.deployment AND d.ptu_cost <> 0
+            WHERE d.date >= $first AND d.date < $end
+            ORDER BY d.date, d.subscription_id, d.product_id, d.team, d.deployment, d.model
+            """,
+                params={"first": first, "end": next_month(first)},
+            )
+            .to_arrow_table()
+            .to_pylist()
+        )
+    finally:
+        con.close()
+
+
+def focus_rows(location: LakeLocation, first: date, *, billing_account_id: str, billing_account_name: str) -> pa.Table:
+    period_start = datetime.combine(first, time(), UTC)
+    period_end = datetime.combine(next_month(first), time(), UTC)
+    out: list[dict] = []
+    for row in _daily_rows(location, first):
+        start = datetime.combine(row["date"], time(), UTC)
+        common = {
+            "BillingAccountId": billing_account_id,
+            "BillingAccountName": billing_account_name,
+            "BillingCurrency": row["currency"],
+            "BillingPeriodEnd": period_end,
+            "BillingPeriodStart": period_start,
+            "ChargeCategory": "Usage",
+            "ChargeClass": None,
+            "ChargeFrequency": "Usage-Based",
+            "ChargePeriodEnd": start + timedelta(days=1),
+            "ChargePeriodStart": start,
+            "InvoiceIssuerName": "Microsoft",
+            "ProviderName": "Microsoft",
+            "PublisherName": "Microsoft",
+            "RegionId": row["region"],
+            "RegionName": row["region"],
+            "ResourceId": row["deployment"],
+            "ResourceName": row["deployment"],
+            "ResourceType": "Azure OpenAI deployment",
+            "ServiceCategory": "AI and Machine Learning",
+            "ServiceName": "Azure OpenAI",
+            "ServiceSubcategory": "Generative AI",
+            "SubAccountId": row["subscription_id"],
+            "SubAccountName": row["subscription_name"],
+            "Tags": row["tags"],
+            "x_Team": row["team"],
+            "x_ProductId": row["product_id"],
+            "x_Model": row["model"],
+            "x_DeploymentType": row["deployment_type"],
+            "x_Requests": row["requests"],
+        }
+        if row["pricing_status"] == "priced":
+            tokens = {
+                "input": row["prompt_tokens"] - row["cached_tokens"],
+                "cached_input": row["cached_tokens"],
+                "output": row["completion_tokens"],
+            }
+            for token_class, meter, _, price_column, cost_column in TOKEN_CLASSES:
+                if tokens[token_class] <= 0:
+                    continue
+                price: Decimal = row[price_column]
+                quantity = Decimal(tokens[token_class]) / 1_000_000
+                cost = price * quantity
+                if cost != row[cost_column]:
+                    raise AggregatorError(f"FOCUS cost {cost} differs from the roll-up's {row[cost_column]}: a bug")
+                out.append(
+                    common
+                    | _money(cost, price, quantity)
+                    | {
+                        "ChargeDescription": f"{row['model']} {meter} on {row['deployment']}",
+                        "ConsumedQuantity": Decimal(tokens[token_class]),
+                        "ConsumedUnit": "Tokens",
+                        "PricingCategory": "Standard",
+                        "PricingUnit": "1M Tokens",
+                        "SkuId": row["price_id"],
+                        "SkuMeter": f"{row['model']} {meter}",
+                        "x_TokenClass": token_class,
+                    }
+                )
+        if row["ptu_cost"] and row["hourly_rate"]:
+            rate: Decimal = row["hourly_rate"]
+            ptu_hours = (row["ptu_cost"] / rate).quantize(QUANTITY_SCALE)
+            out.append(
+                common
+                | _money(rate * ptu_hours, rate, ptu_hours)
+                | {
+                    "ChargeDescription": f"Provisioned throughput share of {row['deployment']}"
+                    + ("" if row["team"] else " (unallocated: no traffic that day)"),
+                    "ConsumedQuantity": ptu_hours,
+                    "ConsumedUnit": "PTU-Hours",
+                    "PricingCategory": "Other",
+                    "PricingUnit": "PTU-Hours",
+                    "SkuId": f"ptu|{row['deployment']}",
+                    "SkuMeter": "Provisioned Throughput Unit Hours",
+                    "x_TokenClass": None,
+                }
+            )
+    return pa.Table.from_pylist(out, schema=FOCUS_SCHEMA)
+
+
+def _money(cost: Decimal, unit_price: Decimal, quantity: Decimal) -> dict[str, Decimal]:
+    return {
+        "BilledCost": cost,
+        "ContractedCost": cost,
+        "EffectiveCost": cost,
+        "ListCost": cost,
+        "ListUnitPrice": unit_price,
+        "ContractedUnitPrice": unit_price,
+        "PricingQuantity": quantity,
+    }
+
+
+def write_focus(table: pa.Table, out: Path) -> None:
+    """Parquet when `out` ends in .parquet, else CSV with ISO 8601 UTC timestamps (`2026-11-01T00:00:00Z`)."""
+    if out.suffix == ".parquet":
+        pq.write_table(table, out, compression="zstd")
+        return
+    columns = []
+    for field in table.schema:
+        column = table.column(field.name)
+        if pa.types.is_timestamp(field.type):
+            column = pa.array(
+                [v.strftime("%Y-%m-%dT%H:%M:%SZ") if v else None for v in column.to_pylist()], pa.string()
+            )
+        columns.append(column)
+    pacsv.write_csv(pa.table(columns, names=table.column_names), out)

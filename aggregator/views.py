@@ -1,0 +1,75 @@
+"""A read-only DuckDB connection whose views are the lake's tables (local or Blob, through pyarrow datasets).
+
+| view | what |
+|---|---|
+| `usage` | usage records, **deduplicated** by `record_id` (a redelivered record counts once) |
+| `usage_raw` | usage records as stored, duplicates included |
+| `payloads`, `dead_letters` | the other stream tables |
+| `chargeback_daily`, `chargeback_monthly`, `unpriced`, `ptu_allocation` | the roll-ups (`chargeback aggregate`) |
+| `prices` | the price sheet in use (per 1M tokens) |
+
+Stream tables carry `event_date` (DATE) and `event_hour` (INTEGER) from their Hive path: filter on them to read
+only the partitions you need. A table that does not exist yet is an empty view with the right columns.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from aggregator.lakeio import STREAM_PARTITIONING, derived_dataset, stream_dataset, table_exists
+from aggregator.prices import load_price_sheet, prices_table
+from aggregator.rollup import connect
+from aggregator.settings import AggregatorSettings
+from aggregator.tables import DERIVED_TABLES, derived_schemas
+from schemas.arrow import TABLE_SCHEMAS
+from schemas.lake import LakeLocation
+
+VIEWS = (
+    "usage",
+    "usage_raw",
+    "payloads",
+    "dead_letters",
+    "chargeback_daily",
+    "chargeback_monthly",
+    "unpriced",
+    "ptu_allocation",
+    "prices",
+)
+
+DEDUP_VIEW = """
+CREATE VIEW usage AS
+SELECT * EXCLUDE (_copy) FROM (
+    SELECT *, row_number() OVER (
+        PARTITION BY event_date, record_id ORDER BY eh_enqueued_time, eh_partition, eh_sequence_number) AS _copy
+    FROM usage_raw)
+WHERE _copy = 1
+"""
+
+
+def _empty_stream(table: str) -> pa.Table:
+    schema = TABLE_SCHEMAS[table]
+    for field in STREAM_PARTITIONING.schema:
+        schema = schema.append(field)
+    return schema.empty_table()
+
+
+def lake_connection(location: LakeLocation, settings: AggregatorSettings) -> duckdb.DuckDBPyConnection:
+    """Every view registered, then external access switched off and the configuration locked: read-only."""
+    con = connect()
+    for table in ("usage", "payloads", "dead_letters"):
+        source = stream_dataset(location, table) if table_exists(location, table) else _empty_stream(table)
+        name = "usage_raw" if table == "usage" else table
+        con.register(f"_lake_{name}", source)
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM _lake_{name}")
+    con.execute(DEDUP_VIEW)
+    schemas = derived_schemas()
+    for table in DERIVED_TABLES:
+        source = derived_dataset(location, table, schemas[table])
+        con.register(f"_lake_{table}", source)
+        con.execute(f"CREATE VIEW {table} AS SELECT * FROM _lake_{table}")
+    con.register("_lake_prices", prices_table(load_price_sheet(settings.price_sheet_path())))
+    con.execute("CREATE VIEW prices AS SELECT * FROM _lake_prices")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+    return con
