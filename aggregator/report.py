@@ -47,7 +47,7 @@ class ReportData:
     month: date
     currency: str
     by_day_team: list[tuple[date, str, Decimal]]
-    by_team: list[tuple[str, Decimal, int, int]]
+    by_team: list[tuple[str, Decimal, int, int, int]]
     by_model: list[tuple[str, Decimal, int]]
     by_deployment: list[tuple[str, str, Decimal, int]]
     unpriced: list[tuple[str, str, str, int, int]]
@@ -73,10 +73,12 @@ def collect(con: duckdb.DuckDBPyConnection, first: date) -> ReportData:
         ),
         by_team=rows(
             f"SELECT {team} AS t, coalesce(sum(total_cost), 0) AS c, sum(requests), sum(prompt_tokens + "
-            f"completion_tokens) FROM chargeback_daily WHERE {month} GROUP BY t ORDER BY c DESC, t"
+            "completion_tokens), coalesce(sum(prompt_tokens + completion_tokens) FILTER "
+            f"(WHERE pricing_status = 'unpriced'), 0) FROM chargeback_daily WHERE {month} GROUP BY t ORDER BY c DESC, t"
         ),
         by_model=rows(
-            f"SELECT coalesce(model, '(none)') AS m, coalesce(sum(total_cost), 0) AS c, sum(prompt_tokens + "
+            "SELECT coalesce(model, CASE WHEN pricing_status = 'ptu_idle' THEN '(idle PTU)' ELSE '(none)' END) AS m, "
+            f" coalesce(sum(total_cost), 0) AS c, sum(prompt_tokens + "
             f"completion_tokens) FROM chargeback_daily WHERE {month} GROUP BY m ORDER BY c DESC, m LIMIT 10"
         ),
         by_deployment=rows(
@@ -120,8 +122,8 @@ def render_html(data: ReportData, generated: datetime | None = None) -> str:
     series = {t: [0.0] * len(days) for t in teams}
     for day, team, cost in data.by_day_team:
         series[team][(day - data.month).days] = float(cost)
-    total = sum((c for _, c, _, _ in data.by_team), Decimal(0))
-    requests = sum(r or 0 for _, _, r, _ in data.by_team)
+    total = sum((c for _, c, *_ in data.by_team), Decimal(0))
+    requests = sum(r or 0 for _, _, r, *_ in data.by_team)
     unpriced_tokens = sum(t or 0 for *_, t in data.unpriced)
     title = f"AI chargeback {data.month:%Y-%m}"
     generated = generated or datetime.now(UTC)
@@ -136,9 +138,9 @@ def render_html(data: ReportData, generated: datetime | None = None) -> str:
         "<h2>Cost by team per day</h2>",
         stacked_bars("Cost by team per day", [d.isoformat() for d in days], series),
         _table(
-            ["team", "cost", "requests", "tokens"],
-            [[t, c, r or 0, k or 0] for t, c, r, k in data.by_team],
-            {1, 2, 3},
+            ["team", "cost", "requests", "tokens", "of which unpriced"],
+            [[t, c, r or 0, k or 0, u] for t, c, r, k, u in data.by_team],
+            {1, 2, 3, 4},
         ),
         "<h2>Top models</h2>",
         horizontal_bars("Top models by cost", [(m, float(c)) for m, c, _ in data.by_model]),

@@ -4,7 +4,7 @@ Day A = 2026-11-10 (old gpt-4.1 price 2.00 / 0.50 / 8.00 per 1M), day B = 2026-1
 
 | # | day | team | deployment | tokens (prompt/cached/completion/reasoning) | cost |
 |---|---|---|---|---|---|
-| 1 | A | a | gpt-4.1 global | 1,000,000 / 400,000 / 250,000 / 0 | 1.20 + 0.20 + 2.00 = 3.40 (600k x 2, 400k x .5, 250k x 8) |
+| 1 | A | a | gpt-4.1 global | 1M / 400k / 250k / 0 | 1.20 + 0.20 + 2.00 = 3.40 (600k x 2, 400k x .5, 250k x 8) |
 | 1'| A | a | duplicate of #1 in another file (redelivery) | ignored | 0 |
 | 2 | A | b | o4-mini (global) | 300,000 / 0 / 500,000 / 400,000 | 0.33 + 2.20 = 2.53 (reasoning part of output: 1.76) |
 | 3 | A | a | gpt-4.1-batch | 2,000,000 / 0 / 1,000,000 / 0 | 0.001 / 0.004 per 1K = 1.00 / 4.00 per 1M: 6.00 |
