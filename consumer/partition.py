@@ -99,7 +99,9 @@ class PartitionProcessor:
             await self._reconcile()
         while not self.batch.empty:
             pending = self.state.pending_through
-            cut = pending if pending is not None and pending < self.batch.last_sequence else self.batch.last_sequence
+            if pending is not None and pending > self.batch.last_sequence:
+                break  # a cut already announced (by a crashed run or another owner) lies ahead: wait for it
+            cut = self.batch.last_sequence if pending is None else pending
             head, self.batch = self.batch.split(cut)
             if not head.empty:
                 await self._write(head)
@@ -118,12 +120,19 @@ class PartitionProcessor:
 
     # -- internals -------------------------------------------------------------------------------------------
     async def _reconcile(self) -> None:
-        """Adopt the stored state if another process flushed this partition meanwhile (a rebalance overlap)."""
+        """Adopt the stored state if another process flushed (or announced a flush of) this partition meanwhile.
+
+        During a rebalance two owners may briefly read the same events; whoever announces a cut first makes the
+        other cut at the same event, so both write the same files. The window between reading the state and
+        announcing is not closed by a conditional write: the aggregator's `record_id` dedup covers it.
+        """
         stored = await self.states.load(self.partition, self.metrics.record_storage_failure)
         if stored == self.state:
             return
         ours, theirs = self.state.flushed_through, stored.flushed_through
-        if theirs is not None and (ours is None or theirs > ours):
+        ahead = theirs is not None and (ours is None or theirs > ours)
+        announced = theirs == ours and stored.pending_through is not None
+        if ahead or announced:
             log.warning(
                 "flush_state_moved",
                 partition=self.partition,
@@ -131,7 +140,8 @@ class PartitionProcessor:
                 theirs=theirs,
                 pending=stored.pending_through,
             )
-            _, self.batch = self.batch.split(theirs)
+            if theirs is not None:
+                _, self.batch = self.batch.split(theirs)
             self.state = stored
 
     async def _write(self, batch: Batch) -> None:

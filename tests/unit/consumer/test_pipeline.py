@@ -143,3 +143,26 @@ async def test_columnar_and_pydantic_paths_agree(tmp_path):
     assert any("event_time" in d for d in details)
     raw = read_column(harness.lake, "dead_letters", "raw_body")
     assert all(json.loads(bytes(r))["record_id"] in (rid(31), rid(32)) for r in raw)
+
+
+async def test_a_second_owner_adopts_the_cut_announced_by_the_first(tmp_path):
+    """A rebalance overlap: A announced and wrote a cut but died before committing it while B was reading the
+    same events; B must cut at A's event (rewriting A's files), not at its own."""
+    stream, ids = _mixed_stream(60)
+    policy = RotationPolicy(max_rows=10_000)
+    a = Harness(tmp_path / "lake", tmp_path / "ckpt", policy=policy)
+    b = Harness(tmp_path / "lake", tmp_path / "ckpt", policy=policy)
+    pa_, pb = a.build(), b.build()
+    await pa_.open_partition("0", None)
+    await pb.open_partition("0", None)
+    half = len(stream.events) // 2
+    await pa_.on_events("0", stream.events[:half])
+    await pb.on_events("0", stream.events[: half - 5])
+    await pa_.on_idle("0")  # A's idle cut: one the rotation policy would not make
+    states = FlushStateStore(open_location(str(a.checkpoints)), NS, HUB, CG)
+    states.save_sync("0", FlushState(flushed_through=None, pending_through=half - 1))  # A dies before committing
+    await pb.on_idle("0")  # B has not reached A's cut: it must wait, not write a file of its own
+    await pb.on_events("0", stream.events[half - 5 :])
+    await pb.on_idle("0")
+    await pb.close_partition("0", flush=True)
+    assert sorted(read_column(a.lake, "usage", "record_id")) == sorted(ids)

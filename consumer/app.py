@@ -1,0 +1,160 @@
+"""`chargeback consume`: wire settings, lake, checkpoint store, source and pipeline; run until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from azure.eventhub.aio import CheckpointStore
+
+from chargeback.exitcodes import ExitCode
+from chargeback.logs import get_logger
+from consumer.checkpoint_blob import open_blob_checkpoint_store
+from consumer.checkpoint_file import FileCheckpointStore
+from consumer.columnar import usage_tables
+from consumer.eventhub_source import EventHubSource
+from consumer.flush_state import FlushStateStore
+from consumer.health import HealthServer
+from consumer.lake_writer import LakeWriter
+from consumer.metrics import ConsumerMetrics, ConsumerStats, configure_exporter
+from consumer.pipeline import Pipeline
+from consumer.rotation import RotationPolicy
+from consumer.settings import ConsumerSettings
+from schemas.lake import LakeLocation, open_location, parse_connection_string
+from schemas.reassembler import Reassembler, ReassemblerConfig
+
+log = get_logger("consumer")
+
+
+def namespace_of(settings: ConsumerSettings) -> str:
+    """The namespace as it appears in checkpoint paths (host, plus port for an emulator)."""
+    if settings.eventhub_connection_string:
+        endpoint = parse_connection_string(settings.eventhub_connection_string.get_secret_value())["Endpoint"]
+        return urlsplit(endpoint).netloc or endpoint
+    return settings.eventhub_namespace or ""
+
+
+def open_checkpoint_store(settings: ConsumerSettings, location: LakeLocation) -> tuple[CheckpointStore, Any]:
+    """File store for a local path (the default there), the SDK's Blob store for a container URL."""
+    if location.is_local:
+        return FileCheckpointStore(location.root), None
+    credential = None
+    if not settings.storage_connection:
+        from azure.identity.aio import DefaultAzureCredential
+
+        credential = DefaultAzureCredential()
+    store = open_blob_checkpoint_store(
+        settings.checkpoint_url, connection_string=settings.storage_connection, credential=credential
+    )
+    return store, credential
+
+
+async def _ensure(location: LakeLocation) -> None:
+    await asyncio.to_thread(location.ensure_root)
+
+
+async def run_consumer(settings: ConsumerSettings, *, until_idle: float | None = None) -> int:
+    configure_exporter()
+    stats = ConsumerStats()
+    metrics = ConsumerMetrics(stats)
+    lake = open_location(settings.lake_url, connection_string=settings.storage_connection)
+    checkpoints = open_location(settings.checkpoint_url, connection_string=settings.storage_connection)
+    try:
+        await _ensure(lake)
+        await _ensure(checkpoints)
+    except OSError as exc:
+        log.error("storage_unavailable", error=f"{type(exc).__name__}: {str(exc)[:500]}")
+        return ExitCode.UNAVAILABLE
+    store, credential = open_checkpoint_store(settings, checkpoints)
+    source = EventHubSource(settings, store, stats)
+    decoder = Reassembler(
+        ReassemblerConfig(
+            ttl=timedelta(seconds=settings.record_ttl_seconds),
+            max_pending_bytes=settings.max_pending_bytes,
+            max_record_bytes=settings.max_record_bytes,
+        )
+    )
+    pipeline = Pipeline(
+        hub=source.name,
+        decoder=decoder,
+        writer=LakeWriter(lake),
+        states=FlushStateStore(checkpoints, namespace_of(settings), source.name, settings.consumer_group),
+        checkpoint=source.checkpoint,
+        policy=RotationPolicy(settings.flush_max_rows, settings.flush_max_bytes, settings.flush_max_event_seconds),
+        usage_converter=usage_tables,
+        metrics=metrics,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    health = HealthServer(settings.health_port, stats, lambda: source.started.is_set() and not stop.is_set())
+    if settings.health_port:
+        await health.start()
+    log.info(
+        "consumer_started",
+        hub=source.name,
+        consumer_group=settings.consumer_group,
+        lake=lake.url,
+        checkpoints=checkpoints.url,
+        checkpoint_store=type(store).__name__,
+        until_idle=until_idle,
+    )
+    watcher = (
+        asyncio.create_task(_watch_idle(until_idle, settings, stats, source, pipeline, stop)) if until_idle else None
+    )
+    running = asyncio.create_task(source.run(pipeline, stop))
+    code = ExitCode.OK
+    try:
+        await asyncio.wait({running, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
+        if not running.done():
+            log.info("consumer_stopping", deadline_seconds=settings.shutdown_deadline_seconds)
+        try:
+            await asyncio.wait_for(asyncio.shield(running), timeout=settings.shutdown_deadline_seconds)
+        except TimeoutError:
+            log.error("shutdown_deadline_exceeded", deadline_seconds=settings.shutdown_deadline_seconds)
+            running.cancel()
+            code = ExitCode.UNAVAILABLE
+        except Exception as exc:  # the source gave up (e.g. Event Hubs unreachable)
+            log.error("source_failed", error=f"{type(exc).__name__}: {str(exc)[:500]}")
+            code = ExitCode.UNAVAILABLE
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await health.stop()
+        with contextlib.suppress(Exception):
+            await store.close()  # type: ignore[attr-defined]
+        if credential is not None:
+            await credential.close()
+    log.info("consumer_stopped", exit_code=int(code), **stats.snapshot())
+    return code
+
+
+async def _watch_idle(
+    seconds: float,
+    settings: ConsumerSettings,
+    stats: ConsumerStats,
+    source: EventHubSource,
+    pipeline: Pipeline,
+    stop: asyncio.Event,
+) -> None:
+    """`--until-idle`: stop once caught up (no lag, nothing unflushed) and no event arrived for `seconds`."""
+    while not stop.is_set():
+        await asyncio.sleep(min(0.5, seconds / 4))
+        now = time.monotonic()
+        last = stats.last_event_monotonic or stats.started_monotonic
+        claimed = (
+            source.started.is_set()
+            or now - stats.started_monotonic > seconds + settings.load_balancing_interval_seconds
+        )
+        caught_up = all(lag == 0 for lag in stats.lag().values())
+        if claimed and caught_up and now - last >= seconds and not pipeline.dirty:
+            log.info("idle_exit", idle_seconds=seconds)
+            stop.set()

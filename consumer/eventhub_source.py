@@ -1,0 +1,158 @@
+"""Event Hubs as an `EventSource`: the SDK's async `EventHubConsumerClient` with a checkpoint store.
+
+The SDK balances partitions between processes through the checkpoint store; each owned partition is driven into
+the sink with `receive_batch`. A partition closed because its ownership moved is dropped without flushing (its new
+owner re-reads from the checkpoint and the flush state); a partition closed on shutdown is flushed and
+checkpointed before its ownership is released.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from azure.eventhub import EventData
+from azure.eventhub.aio import CheckpointStore, EventHubConsumerClient, PartitionContext
+from azure.eventhub.amqp import AmqpMessageBodyType
+
+from chargeback.logs import get_logger
+from consumer.metrics import ConsumerStats
+from consumer.settings import ConsumerSettings
+from consumer.sources import PartitionSink, Position, SourceEvent
+
+log = get_logger("consumer.eventhub")
+
+
+def _body(event: EventData) -> bytes:
+    message = event.raw_amqp_message
+    if message.body_type is AmqpMessageBodyType.DATA:
+        return b"".join(message.body)
+    return event.body_as_str().encode("utf-8")
+
+
+def to_source_event(event: EventData) -> SourceEvent:
+    return SourceEvent(
+        body=_body(event),
+        sequence_number=event.sequence_number,
+        offset=str(event.offset),
+        enqueued_time=event.enqueued_time,
+    )
+
+
+class EventHubSource:
+    def __init__(self, settings: ConsumerSettings, store: CheckpointStore, stats: ConsumerStats) -> None:
+        self.settings = settings
+        self.store = store
+        self.stats = stats
+        self.name = settings.hub_name or ""
+        self._contexts: dict[str, PartitionContext] = {}
+        self._sink: PartitionSink | None = None
+        self.owned: set[str] = set()
+        self.started = asyncio.Event()
+        self._credential: Any = None
+
+    def _client(self) -> EventHubConsumerClient:
+        s = self.settings
+        common: dict[str, Any] = {
+            "consumer_group": s.consumer_group,
+            "eventhub_name": self.name,
+            "checkpoint_store": self.store,
+            "load_balancing_interval": s.load_balancing_interval_seconds,
+            "partition_ownership_expiration_interval": s.ownership_expiration_seconds,
+        }
+        if s.eventhub_connection_string:
+            return EventHubConsumerClient.from_connection_string(
+                s.eventhub_connection_string.get_secret_value(), **common
+            )
+        from azure.identity.aio import DefaultAzureCredential
+
+        self._credential = DefaultAzureCredential()
+        return EventHubConsumerClient(
+            fully_qualified_namespace=s.eventhub_namespace or "", credential=self._credential, **common
+        )
+
+    async def checkpoint(self, partition: str, position: Position) -> None:
+        context = self._contexts[partition]
+        await self.store.update_checkpoint(
+            {
+                "fully_qualified_namespace": context.fully_qualified_namespace,
+                "eventhub_name": context.eventhub_name,
+                "consumer_group": context.consumer_group,
+                "partition_id": partition,
+                "offset": position.offset,
+                "sequence_number": position.sequence_number,
+            }
+        )
+
+    async def _start_position(self, context: PartitionContext) -> Position | None:
+        checkpoints = await self.store.list_checkpoints(
+            context.fully_qualified_namespace, context.eventhub_name, context.consumer_group
+        )
+        for item in checkpoints:
+            if item["partition_id"] == context.partition_id and item.get("offset"):
+                return Position(int(item["sequence_number"]), str(item["offset"]))
+        return None
+
+    async def _on_init(self, context: PartitionContext) -> None:
+        assert self._sink is not None
+        self._contexts[context.partition_id] = context
+        start = await self._start_position(context)
+        await self._sink.open_partition(context.partition_id, start)
+        self.owned.add(context.partition_id)
+        self.started.set()
+
+    async def _on_batch(self, context: PartitionContext, events: Sequence[EventData]) -> None:
+        assert self._sink is not None
+        partition = context.partition_id
+        props = context.last_enqueued_event_properties
+        if props and props.get("sequence_number") is not None:
+            self.stats.last_enqueued_sequence[partition] = int(props["sequence_number"])
+        if events:
+            await self._sink.on_events(partition, [to_source_event(e) for e in events])
+        else:
+            await self._sink.on_idle(partition)
+
+    async def _on_close(self, context: PartitionContext, reason: Any) -> None:
+        assert self._sink is not None
+        flush = getattr(reason, "name", str(reason)) == "SHUTDOWN"
+        log.info("partition_closing", partition=context.partition_id, reason=str(reason), flush=flush)
+        self.owned.discard(context.partition_id)
+        await self._sink.close_partition(context.partition_id, flush=flush)
+
+    async def _on_error(self, context: PartitionContext | None, error: Exception) -> None:
+        log.warning(
+            "eventhub_error",
+            partition=context.partition_id if context else None,
+            error=f"{type(error).__name__}: {str(error)[:500]}",
+        )
+
+    async def run(self, sink: PartitionSink, stop: asyncio.Event) -> None:
+        self._sink = sink
+        client = self._client()
+        receiving = asyncio.create_task(
+            client.receive_batch(
+                self._on_batch,
+                max_batch_size=self.settings.receive_batch_size,
+                max_wait_time=self.settings.idle_flush_seconds,
+                prefetch=self.settings.prefetch,
+                starting_position="-1" if self.settings.start_position == "earliest" else "@latest",
+                track_last_enqueued_event_properties=True,
+                on_partition_initialize=self._on_init,
+                on_partition_close=self._on_close,
+                on_error=self._on_error,
+            )
+        )
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({receiving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            await client.close()
+            if not receiving.done():
+                receiving.cancel()
+            await asyncio.gather(receiving, return_exceptions=True)
+            if self._credential is not None:
+                await self._credential.close()
+        if receiving.done() and not receiving.cancelled() and receiving.exception() and not stop.is_set():
+            raise receiving.exception()  # type: ignore[misc]

@@ -1,0 +1,37 @@
+"""HTTP `/healthz` (the process serves) and `/readyz` (partitions owned or the source started, storage writable)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from consumer.metrics import ConsumerStats
+
+
+class HealthServer:
+    def __init__(self, port: int, stats: ConsumerStats, ready: Callable[[], bool]) -> None:
+        self.port = port
+        self.stats = stats
+        self.ready = ready
+        self._runner: web.AppRunner | None = None
+
+    async def _healthz(self, _request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def _readyz(self, _request: web.Request) -> web.Response:
+        ok = self.ready() and self.stats.storage_ok
+        body = {"status": "ready" if ok else "not_ready", **self.stats.snapshot()}
+        return web.json_response(body, status=200 if ok else 503)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "0.0.0.0", self.port).start()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
