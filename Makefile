@@ -7,8 +7,10 @@ CHECKOV_VENV := .cache/checkov-venv
 CHECKOV_VERSION := 3.3.30
 MONO_PACKAGES := mono-mcs mono-runtime libnewtonsoft-json5.0-cil
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
-.PHONY: setup test test-unit lint bench tools node-tools mono browser checkov clean
+
+.PHONY: setup demo test test-unit lint bench tools node-tools mono browser checkov clean
 
 setup: $(VENV)/.installed
 
@@ -17,6 +19,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
+
+# The whole pipeline on synthetic traffic, on this machine (README, first command).
+demo: setup mono
+	$(BIN)/chargeback demo $(DEMO_ARGS)
 
 # Azurite (the Azure Storage emulator) from the npm registry, at the version package-lock.json pins.
 node-tools: node_modules/.installed

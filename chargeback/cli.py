@@ -18,7 +18,7 @@ STAGE_CLIS = (
     "producer_policy.cli",
     "consumer.cli",
     "aggregator.cli",
-    "chargeback.demo",
+    "chargeback.demo.cli",
 )
 
 app = typer.Typer(

@@ -1,0 +1,1 @@
+"""`chargeback demo`: the whole pipeline on one machine, on synthetic traffic."""
