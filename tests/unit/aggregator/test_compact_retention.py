@@ -1,4 +1,4 @@
-"""`chargeback compact` keeps every query's answer while merging files; `retention apply` deletes only expired bodies."""
+"""`chargeback compact` keeps every answer while merging files; `retention apply` deletes only expired bodies."""
 
 from __future__ import annotations
 
