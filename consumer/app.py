@@ -79,6 +79,13 @@ async def run_consumer(settings: ConsumerSettings, *, until_idle: float | None =
             max_record_bytes=settings.max_record_bytes,
         )
     )
+    stop = asyncio.Event()
+    fatal: list[BaseException] = []
+
+    def on_fatal(exc: BaseException) -> None:
+        fatal.append(exc)
+        stop.set()
+
     pipeline = Pipeline(
         hub=source.name,
         decoder=decoder,
@@ -88,8 +95,8 @@ async def run_consumer(settings: ConsumerSettings, *, until_idle: float | None =
         policy=RotationPolicy(settings.flush_max_rows, settings.flush_max_bytes, settings.flush_max_event_seconds),
         usage_converter=usage_tables,
         metrics=metrics,
+        on_fatal=on_fatal,
     )
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -123,6 +130,8 @@ async def run_consumer(settings: ConsumerSettings, *, until_idle: float | None =
         except Exception as exc:  # the source gave up (e.g. Event Hubs unreachable)
             log.error("source_failed", error=f"{type(exc).__name__}: {str(exc)[:500]}")
             code = ExitCode.UNAVAILABLE
+        if fatal:
+            code = ExitCode.FAILURE
     finally:
         if watcher is not None:
             watcher.cancel()

@@ -19,6 +19,7 @@ from consumer.flush_state import FlushState, FlushStateStore
 from consumer.lake_writer import LakeWriter, file_stem
 from consumer.metrics import ConsumerMetrics
 from consumer.outputs import Batch
+from consumer.retry import retry_async_forever
 from consumer.rotation import RotationPolicy
 from consumer.rows import HourTables, UsageConverter, dead_letter_tables, merge_hour_tables, payload_tables
 from consumer.sources import Decoder, Position, SourceEvent
@@ -41,8 +42,11 @@ class PartitionProcessor:
         policy: RotationPolicy,
         usage_converter: UsageConverter,
         metrics: ConsumerMetrics,
+        on_fatal: Callable[[BaseException], None] = lambda exc: None,
     ) -> None:
         self.hub = hub
+        self.on_fatal = on_fatal
+        self.failed: BaseException | None = None
         self.partition = partition
         self.decoder = decoder
         self.writer = writer
@@ -76,6 +80,22 @@ class PartitionProcessor:
         )
 
     async def on_events(self, events: Sequence[SourceEvent]) -> None:
+        """Feed events in order. An unexpected error stops this partition for good (fail-stop): skipping events
+        would lose them, so the process is asked to exit and its successor replays from the checkpoint."""
+        if self.failed is not None:
+            return
+        try:
+            await self._on_events(events)
+        except Exception as exc:
+            self._fail(exc)
+            raise
+
+    def _fail(self, exc: BaseException) -> None:
+        self.failed = exc
+        log.error("partition_failed", partition=self.partition, error=f"{type(exc).__name__}: {str(exc)[:500]}")
+        self.on_fatal(exc)
+
+    async def _on_events(self, events: Sequence[SourceEvent]) -> None:
         for event in events:
             seq = event.sequence_number
             if self.last is not None:
@@ -89,12 +109,21 @@ class PartitionProcessor:
             self.batch.add_event(seq, event.enqueued_time, outputs)
             pending = self.state.pending_through
             if (pending is not None and seq >= pending) or self.policy.should_cut(self.batch):
-                await self.flush()
+                await self._flush()
         if events:
             self.metrics.record_events(self.partition, len(events), events[-1].sequence_number)
 
     async def flush(self) -> None:
         """Write what the batch holds, then checkpoint at the watermark."""
+        if self.failed is not None:
+            return
+        try:
+            await self._flush()
+        except Exception as exc:
+            self._fail(exc)
+            raise
+
+    async def _flush(self) -> None:
         if not self.batch.empty:
             await self._reconcile()
         while not self.batch.empty:
@@ -202,5 +231,7 @@ class PartitionProcessor:
             return
         if self.checkpointed is not None and target.sequence_number <= self.checkpointed:
             return
-        await self._checkpoint(self.partition, target)
+        await retry_async_forever(
+            lambda: self._checkpoint(self.partition, target), on_failure=self.metrics.record_storage_failure
+        )
         self.checkpointed = target.sequence_number

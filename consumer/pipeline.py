@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from consumer.flush_state import FlushStateStore
 from consumer.lake_writer import LakeWriter
@@ -25,8 +25,10 @@ class Pipeline:
         policy: RotationPolicy,
         usage_converter: UsageConverter,
         metrics: ConsumerMetrics,
+        on_fatal: Callable[[BaseException], None] = lambda exc: None,
     ) -> None:
         self.hub = hub
+        self.on_fatal = on_fatal
         self.decoder = decoder
         self.writer = writer
         self.states = states
@@ -52,6 +54,7 @@ class Pipeline:
             policy=self.policy,
             usage_converter=self.usage_converter,
             metrics=self.metrics,
+            on_fatal=self.on_fatal,
         )
         self.partitions[partition] = processor
         await processor.open(start)

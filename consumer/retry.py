@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from tenacity import (
@@ -35,6 +35,13 @@ async def retry_forever(
     operation: Callable[[], T], *, max_wait: float = 10.0, on_failure: Callable[[], None] | None = None
 ) -> T:
     """Run a blocking storage operation in a thread until it succeeds; cancellation (shutdown) ends the wait."""
+    return await retry_async_forever(lambda: asyncio.to_thread(operation), max_wait=max_wait, on_failure=on_failure)
+
+
+async def retry_async_forever(
+    operation: Callable[[], Awaitable[T]], *, max_wait: float = 10.0, on_failure: Callable[[], None] | None = None
+) -> T:
+    """Await `operation()` until it succeeds (typed consumer errors are not retried)."""
 
     def before_sleep(state: RetryCallState) -> None:
         _log_attempt(state)
@@ -48,5 +55,5 @@ async def retry_forever(
         reraise=True,
     ):
         with attempt:
-            return await asyncio.to_thread(operation)
+            return await operation()
     raise AssertionError("unreachable")  # pragma: no cover

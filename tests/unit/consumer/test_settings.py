@@ -1,0 +1,72 @@
+"""Configuration errors name every missing or invalid variable; defaults are the documented ones."""
+
+from __future__ import annotations
+
+import pytest
+
+from consumer.errors import ConfigError
+from consumer.settings import load_settings
+
+REQUIRED = {
+    "CHARGEBACK_EVENTHUB_CONNECTION_STRING": "Endpoint=sb://127.0.0.1:5672;SharedAccessKeyName=k;SharedAccessKey=v",
+    "CHARGEBACK_EVENTHUB_NAME": "usage",
+    "CHARGEBACK_CHECKPOINT_URL": "/tmp/ckpt",
+    "CHARGEBACK_LAKE_URL": "/tmp/lake",
+}
+
+
+@pytest.fixture
+def env(monkeypatch):
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("CHARGEBACK_"):
+            monkeypatch.delenv(key)
+    for key, value in REQUIRED.items():
+        monkeypatch.setenv(key, value)
+    return monkeypatch
+
+
+def test_defaults(env):
+    settings = load_settings()
+    assert settings.consumer_group == "$Default"
+    assert settings.start_position == "earliest"
+    assert settings.health_port == 8080
+    assert settings.hub_name == "usage"
+    assert "SharedAccessKey=v" not in repr(settings)
+
+
+def test_every_problem_is_named_at_once(env):
+    env.delenv("CHARGEBACK_LAKE_URL")
+    env.delenv("CHARGEBACK_EVENTHUB_CONNECTION_STRING")
+    env.setenv("CHARGEBACK_FLUSH_MAX_ROWS", "many")
+    env.setenv("CHARGEBACK_START_POSITION", "middle")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    for name in (
+        "CHARGEBACK_LAKE_URL",
+        "CHARGEBACK_FLUSH_MAX_ROWS",
+        "CHARGEBACK_START_POSITION",
+        "CHARGEBACK_EVENTHUB_CONNECTION_STRING or CHARGEBACK_EVENTHUB_NAMESPACE",
+    ):
+        assert name in message
+
+
+def test_namespace_with_managed_identity_and_hub_from_entity_path(env):
+    env.delenv("CHARGEBACK_EVENTHUB_CONNECTION_STRING")
+    env.setenv("CHARGEBACK_EVENTHUB_NAMESPACE", "ns.servicebus.windows.net")
+    assert load_settings().eventhub_namespace == "ns.servicebus.windows.net"
+    env.delenv("CHARGEBACK_EVENTHUB_NAMESPACE")
+    env.delenv("CHARGEBACK_EVENTHUB_NAME")
+    env.setenv(
+        "CHARGEBACK_EVENTHUB_CONNECTION_STRING", REQUIRED["CHARGEBACK_EVENTHUB_CONNECTION_STRING"] + ";EntityPath=h"
+    )
+    assert load_settings().hub_name == "h"
+
+
+def test_connection_string_without_endpoint_is_rejected(env):
+    env.setenv("CHARGEBACK_EVENTHUB_CONNECTION_STRING", "SharedAccessKeyName=k;SharedAccessKey=secret")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert "Endpoint" in str(info.value) and "secret" not in str(info.value)
