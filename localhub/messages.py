@@ -35,6 +35,23 @@ _LONG = struct.Struct(">q")
 _MAP32 = struct.Struct(">BII")
 
 
+_WIDTH1 = frozenset({0xA0, 0xA1, 0xA3, 0xC0, 0xC1, 0xE0})
+_WIDTH4 = frozenset({0xB0, 0xB1, 0xB3, 0xD0, 0xD1, 0xF0})
+
+
+def _check_fits(view: memoryview, at: int) -> None:
+    """A variable-width value must fit in what is left (the SDK's decoder slices without checking)."""
+    ctor, room = view[at], len(view) - at - 1
+    if ctor in _WIDTH1:
+        size = 1 + (view[at + 1] if room >= 1 else 1 << 30)
+    elif ctor in _WIDTH4:
+        size = 4 + (int.from_bytes(view[at + 1 : at + 5], "big") if room >= 4 else 1 << 30)
+    else:
+        return
+    if size > room:
+        raise MalformedMessageError(f"byte {at}: value of {size} bytes overruns the message")
+
+
 @dataclass(frozen=True)
 class Section:
     descriptor: int
@@ -59,6 +76,7 @@ def sections(message: bytes | memoryview) -> Iterator[Section]:
                 descriptor, value_start = int.from_bytes(view[pos + 2 : pos + 10], "big"), pos + 10
             else:
                 raise MalformedMessageError(f"byte {pos}: section descriptor is not a ulong")
+            _check_fits(view, value_start)
             decoder = _DECODE_BY_CONSTRUCTOR[view[value_start]]
             if decoder is None:
                 raise MalformedMessageError(f"byte {value_start}: unknown constructor {view[value_start]:#x}")
