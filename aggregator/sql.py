@@ -54,6 +54,31 @@ def _json_value(value: object) -> object:
     return str(value)
 
 
+def flat_for_csv(result: pa.Table) -> pa.Table:
+    """CSV has no nested types: maps, lists and structs become JSON text, binary becomes hex."""
+    columns = []
+    for field in result.schema:
+        column = result.column(field.name)
+        if pa.types.is_nested(field.type):
+            values = [None if v is None else json.dumps(_plain(v), default=_json_value) for v in column.to_pylist()]
+            column = pa.array(values, pa.string())
+        elif pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
+            column = pa.array([None if v is None else v.hex() for v in column.to_pylist()], pa.string())
+        columns.append(column)
+    return pa.table(columns, names=result.column_names)
+
+
+def _plain(value: object) -> object:
+    """Arrow's map values come back as lists of (key, value) pairs: show them as objects."""
+    if isinstance(value, list) and all(isinstance(v, tuple) and len(v) == 2 for v in value):
+        return {k: _plain(v) for k, v in value}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
 def render(result: pa.Table, fmt: OutputFormat, out: Path | None) -> str | None:
     """Write to `out` (returns None) or return the text to print."""
     if fmt is OutputFormat.PARQUET:
@@ -63,10 +88,11 @@ def render(result: pa.Table, fmt: OutputFormat, out: Path | None) -> str | None:
         return None
     if fmt is OutputFormat.CSV:
         buffer = io.BytesIO()
-        pacsv.write_csv(result, buffer)
+        pacsv.write_csv(flat_for_csv(result), buffer)
         text = buffer.getvalue().decode("utf-8")
     elif fmt is OutputFormat.JSON:
-        text = json.dumps(result.to_pylist(), default=_json_value, ensure_ascii=False, indent=1) + "\n"
+        rows = [_plain(row) for row in result.to_pylist()]
+        text = json.dumps(rows, default=_json_value, ensure_ascii=False, indent=1) + "\n"
     else:
         text = table_text(result)
     if out is not None:

@@ -77,3 +77,12 @@ def test_a_query_error_is_clear(aggregated_lake):
     result = invoke(["sql", "SELECT nope FROM usage"], aggregated_lake.env)
     assert result.exit_code == 2
     assert "nope" in result.output
+
+
+def test_nested_columns_become_json_in_csv_and_json(aggregated_lake):
+    query = "SELECT record_id, tags FROM usage WHERE record_id = 'rec-1'"
+    csv_out = invoke(["sql", query, "--format", "csv"], aggregated_lake.env)
+    assert csv_out.exit_code == 0, csv_out.output
+    assert csv_out.output.splitlines()[1] == '"rec-1","{""team"": ""a""}"'
+    json_out = invoke(["sql", query, "--format", "json"], aggregated_lake.env)
+    assert json.loads(json_out.output) == [{"record_id": "rec-1", "tags": {"team": "a"}}]
