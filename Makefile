@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
 
-.PHONY: setup demo test test-unit lint bench tools node-tools mono browser checkov clean
+.PHONY: setup demo test test-unit reliability lint bench tools node-tools mono browser checkov clean
 
 setup: $(VENV)/.installed
 
@@ -64,6 +64,10 @@ tools: setup node-tools mono browser checkov
 test: tools
 	$(BIN)/ruff check .
 	CHECKOV_BIN=$(abspath $(CHECKOV_VENV))/bin/checkov $(BIN)/pytest $(PYTEST_ARGS)
+
+# The fault suite alone, printing its figures (RELIABILITY_RECORDS=N to change the size).
+reliability: setup node-tools
+	$(BIN)/pytest tests/reliability -p no:randomly -s $(PYTEST_ARGS)
 
 test-unit: setup
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
