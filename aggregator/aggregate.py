@@ -14,7 +14,7 @@ from aggregator.errors import LakeNotFoundError
 from aggregator.lakeio import partition_values, replace_partition, stream_day_dataset, table_exists
 from aggregator.prices import load_price_sheet, prices_table
 from aggregator.ptu import load_ptu_config
-from aggregator.rollup import roll_up_day, roll_up_month
+from aggregator.rollup import DICTIONARY_COLUMNS, roll_up_day, roll_up_month
 from aggregator.settings import AggregatorSettings
 from aggregator.tables import derived_schemas
 from chargeback.logs import get_logger
@@ -68,7 +68,7 @@ def aggregate_days(
         ptu.in_force(day)  # overlapping PTU periods are a config error: find them before writing anything
     result = AggregateResult()
     for day in days:
-        dataset = stream_day_dataset(location, "usage", day)
+        dataset = stream_day_dataset(location, "usage", day, DICTIONARY_COLUMNS)
         tables = roll_up_day(
             dataset, day, prices=inputs.prices, deployments=inputs.deployments, ptu=ptu, team_tag=settings.team_tag
         )

@@ -77,10 +77,21 @@ def stream_day_files(location: LakeLocation, table: str, day: date) -> list[str]
     return _parquet_files(location, location.path(table, f"event_date={day.isoformat()}"))
 
 
-def stream_day_dataset(location: LakeLocation, table: str, day: date) -> ds.Dataset:
-    """One day of a stream table (all its hours), with the table's explicit schema."""
+def stream_day_dataset(
+    location: LakeLocation, table: str, day: date, dictionary_columns: tuple[str, ...] = ()
+) -> ds.Dataset:
+    """One day of a stream table (all its hours), with the table's explicit schema.
+
+    `dictionary_columns` (low-cardinality strings) are read dictionary-encoded: the same values, decoded 2-3x faster.
+    """
     files = stream_day_files(location, table, day)
-    return ds.dataset(files, schema=TABLE_SCHEMAS[table], format="parquet", filesystem=location.filesystem)
+    schema = TABLE_SCHEMAS[table]
+    for name in dictionary_columns:
+        index = schema.get_field_index(name)
+        field = schema.field(index)
+        schema = schema.set(index, field.with_type(pa.dictionary(pa.int32(), field.type)))
+    file_format = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=list(dictionary_columns)))
+    return ds.dataset(files, schema=schema, format=file_format, filesystem=location.filesystem)
 
 
 def stream_dataset(location: LakeLocation, table: str) -> ds.Dataset:
