@@ -30,7 +30,7 @@ LAKE_OPTION = typer.Option(
 
 
 def _exit_code(exc: BaseException) -> ExitCode:
-    if isinstance(exc, errors.DateRangeError | errors.QueryError):
+    if isinstance(exc, errors.ArgumentError | errors.QueryError):
         return ExitCode.USAGE
     if isinstance(exc, errors.ConfigFileError | ValidationError):
         return ExitCode.CONFIG
@@ -130,7 +130,7 @@ def register(app: typer.Typer) -> None:
         for item in rename:
             old, sep, new = item.partition("=")
             if not sep or not old or not new:
-                raise errors.DateRangeError(f"--rename {item!r}: expected METER_MODEL=RESPONSE_MODEL")
+                raise errors.ArgumentError(f"--rename {item!r}: expected METER_MODEL=RESPONSE_MODEL")
             renames[old.strip()] = new.strip()
         missing = [str(f) for f in files if not f.is_file()]
         if missing:

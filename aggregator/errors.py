@@ -31,7 +31,11 @@ class LakeNotFoundError(AggregatorError):
     """The lake, or a table in it that the command needs, does not exist."""
 
 
-class DateRangeError(AggregatorError):
+class ArgumentError(AggregatorError):
+    """A command-line argument that cannot be used as given."""
+
+
+class DateRangeError(ArgumentError):
     """An impossible date, month or range."""
 
 

@@ -65,10 +65,12 @@ ROLLUP_COLUMNS = (
 
 RAW_GROUPED_SQL = """
 WITH duplicated AS (
-    SELECT record_id FROM day_rows GROUP BY record_id HAVING count(*) > 1
+    -- ids seen more than once, found by a 64-bit hash (cheaper than grouping 10M strings); a hash collision only
+    -- sends two different ids to the exact ranking below, which partitions by the id itself
+    SELECT hash(record_id) AS id_hash FROM day_rows GROUP BY id_hash HAVING count(*) > 1
 ),
 extra_copies AS (
-    SELECT row_index FROM day_rows WHERE record_id IN (SELECT record_id FROM duplicated)
+    SELECT row_index FROM day_rows WHERE hash(record_id) IN (SELECT id_hash FROM duplicated)
     QUALIFY row_number() OVER (
         PARTITION BY record_id ORDER BY eh_enqueued_time, eh_partition, eh_sequence_number) > 1
 ),

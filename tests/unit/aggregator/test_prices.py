@@ -135,3 +135,8 @@ def test_import_of_something_else_fails_clearly(tmp_path):
     assert result.exit_code == 6
     assert "Items" in result.output
     assert invoke(["prices", "import", str(tmp_path / "missing.json")]).exit_code == 6
+
+
+def test_a_malformed_rename_is_a_usage_error():
+    result = invoke(["prices", "import", str(FIXTURE), "--rename", "no-equals-sign"])
+    assert result.exit_code == 2 and "METER_MODEL=RESPONSE_MODEL" in result.output
