@@ -32,8 +32,9 @@ CENT = Decimal("0.01")
 
 
 def chargeback(*args: str, env: dict[str, str]) -> str:
-    done = subprocess.run([sys.executable, "-m", "chargeback", *args], env=env, capture_output=True, timeout=300,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "chargeback", *args], env=env, capture_output=True, timeout=300, check=False
+    )
     assert done.returncode == 0, f"chargeback {args} exited {done.returncode}:\n{done.stderr.decode()[-4000:]}"
     return done.stdout.decode()
 
@@ -98,8 +99,13 @@ def test_exchanges_to_chargeback_totals(exchanges_through_policy, localhub, azur
         return json.loads(chargeback("sql", query, "--format", "json", env=env))
 
     # 1. The lake holds every call exactly once, with the truth's tokens, and the captured bodies apart.
-    lake = {r["record_id"]: r for r in sql("SELECT record_id, status_code, prompt_tokens, cached_tokens, "
-                                             "completion_tokens, reasoning_tokens, deployment FROM usage")}
+    lake = {
+        r["record_id"]: r
+        for r in sql(
+            "SELECT record_id, status_code, prompt_tokens, cached_tokens, "
+            "completion_tokens, reasoning_tokens, deployment FROM usage"
+        )
+    }
     assert set(lake) == {t.request_id for t in truths}
     for t in truths:
         row = lake[t.request_id]
@@ -117,8 +123,7 @@ def test_exchanges_to_chargeback_totals(exchanges_through_policy, localhub, azur
     prices = price_rows()
     models = {d.name: d.model for d in DEPLOYMENTS}
     listed = {d.name for d in DEPLOYMENTS if d.listed}
-    expected: dict[tuple, dict] = defaultdict(lambda: {"requests": 0, "prompt": 0, "completion": 0,
-                                                       "cost": Decimal(0)})
+    expected: dict[tuple, dict] = defaultdict(lambda: {"requests": 0, "prompt": 0, "completion": 0, "cost": Decimal(0)})
     for t in truths:
         if t.deployment not in listed:
             continue
@@ -128,15 +133,20 @@ def test_exchanges_to_chargeback_totals(exchanges_through_policy, localhub, azur
         cell["completion"] += t.completion_tokens or 0
         if t.reported and t.deployment_type != "provisioned":
             cell["cost"] += expected_token_cost(t, models[t.deployment], prices)
-    rows = sql("SELECT team, deployment, sum(requests) AS requests, sum(prompt_tokens) AS prompt, "
-               "sum(completion_tokens) AS completion, sum(token_cost) AS cost FROM chargeback_monthly "
-               "WHERE pricing_status <> 'unpriced' AND pricing_status <> 'ptu_idle' GROUP BY ALL")
+    rows = sql(
+        "SELECT team, deployment, sum(requests) AS requests, sum(prompt_tokens) AS prompt, "
+        "sum(completion_tokens) AS completion, sum(token_cost) AS cost FROM chargeback_monthly "
+        "WHERE pricing_status <> 'unpriced' AND pricing_status <> 'ptu_idle' GROUP BY ALL"
+    )
     actual = {(r["team"], r["deployment"]): r for r in rows}
     assert set(actual) == set(expected)
     for key, want in expected.items():
         got = actual[key]
         assert (int(got["requests"]), int(got["prompt"]), int(got["completion"])) == (
-            want["requests"], want["prompt"], want["completion"]), key
+            want["requests"],
+            want["prompt"],
+            want["completion"],
+        ), key
         assert Decimal(str(got["cost"])).quantize(CENT) == want["cost"].quantize(CENT), key
 
     # 3. Usage of a deployment with no price in force is reported, never a silent zero.
@@ -155,8 +165,12 @@ def test_exchanges_to_chargeback_totals(exchanges_through_policy, localhub, azur
         total = sum(per_team.values())
         for team, tokens in per_team.items():
             want_share[team] += day_cost * tokens / total
-    got_share = {r["team"]: Decimal(str(r["ptu"])) for r in sql(
-        "SELECT team, sum(ptu_cost) AS ptu FROM chargeback_monthly WHERE pricing_status = 'ptu' GROUP BY team")}
+    got_share = {
+        r["team"]: Decimal(str(r["ptu"]))
+        for r in sql(
+            "SELECT team, sum(ptu_cost) AS ptu FROM chargeback_monthly WHERE pricing_status = 'ptu' GROUP BY team"
+        )
+    }
     assert set(got_share) == set(want_share)
     for team, want in want_share.items():
         assert abs(got_share[team] - want) <= CENT, team

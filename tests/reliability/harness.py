@@ -169,7 +169,7 @@ class ConsumerEnv:
                 "CHARGEBACK_LOAD_BALANCING_INTERVAL_SECONDS": "1",
                 "CHARGEBACK_OWNERSHIP_EXPIRATION_SECONDS": "6",
                 "CHARGEBACK_FLUSH_MAX_ROWS": "5000",
-                "CHARGEBACK_LOG_LEVEL": "WARNING",
+                "CHARGEBACK_LOG_LEVEL": os.environ.get("RELIABILITY_CONSUMER_LOG_LEVEL", "WARNING"),
             }
             | self.extra
         )
