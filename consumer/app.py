@@ -21,6 +21,7 @@ from consumer.eventhub_source import EventHubSource
 from consumer.flush_state import FlushStateStore
 from consumer.health import HealthServer
 from consumer.lake_writer import LakeWriter
+from consumer.memory import arrow_pool, tune_allocators
 from consumer.metrics import ConsumerMetrics, ConsumerStats, configure_exporter
 from consumer.pipeline import Pipeline
 from consumer.rotation import RotationPolicy
@@ -60,6 +61,7 @@ async def _ensure(location: LakeLocation) -> None:
 
 async def run_consumer(settings: ConsumerSettings, *, until_idle: float | None = None) -> int:
     configure_exporter()
+    malloc_tuned = tune_allocators()
     stats = ConsumerStats()
     metrics = ConsumerMetrics(stats)
     lake = open_location(settings.lake_url, connection_string=settings.storage_connection)
@@ -111,6 +113,8 @@ async def run_consumer(settings: ConsumerSettings, *, until_idle: float | None =
         checkpoints=checkpoints.url,
         checkpoint_store=type(store).__name__,
         until_idle=until_idle,
+        arrow_pool=arrow_pool(),
+        malloc_tuned=malloc_tuned,
     )
     watcher = (
         asyncio.create_task(_watch_idle(until_idle, settings, stats, source, pipeline, stop)) if until_idle else None

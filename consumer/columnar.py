@@ -64,7 +64,7 @@ def _mask(expr: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 
 def _null_or(column: pa.ChunkedArray, check: pa.ChunkedArray) -> np.ndarray:
-    return _mask(pc.or_(pc.is_null(column), check))
+    return _mask(pc.or_kleene(pc.is_null(column), check))
 
 
 def _tag_entries(tags: pa.ChunkedArray | None, n: int) -> tuple[list[list[tuple[str, str]]], np.ndarray]:

@@ -11,12 +11,13 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from consumer.retry import retry_forever
-from consumer.rows import HourTables
+from consumer.rows import TableSource
 from schemas.arrow import TABLE_SCHEMAS
 from schemas.lake import LakeLocation
 
@@ -45,41 +46,50 @@ class LakeWriter:
             self.location.filesystem.create_dir(directory, recursive=True)
             self._dirs.add(directory)
 
-    def write_file(self, table_name: str, hour_table: tuple[object, pa.Table], stem: str) -> WrittenFile:
-        hour, table = hour_table
+    def write_file(self, table_name: str, hour: datetime, source: TableSource, stem: str) -> WrittenFile | None:
         schema = TABLE_SCHEMAS[table_name]
-        if not table.schema.equals(schema):
-            table = table.cast(schema)
-        directory = self.location.partition_dir(table_name, hour)  # type: ignore[arg-type]
-        self._ensure_dir(directory)
+        pieces = iter([source]) if isinstance(source, pa.Table) else source()
+        directory = self.location.partition_dir(table_name, hour)
         path = f"{directory}/{stem}.parquet"
         fs = self.location.filesystem
         target = f"{path}.tmp-{uuid.uuid4().hex}" if self.location.is_local else path
-        pq.write_table(
-            table,
-            target,
-            filesystem=fs,
-            compression="zstd",
-            row_group_size=self.row_group_size,
-            write_statistics=True,
-        )
+        rows = 0
+        writer: pq.ParquetWriter | None = None
+        try:
+            for piece in pieces:
+                if piece.num_rows == 0:
+                    continue
+                if not piece.schema.equals(schema):
+                    piece = piece.cast(schema)
+                if writer is None:
+                    self._ensure_dir(directory)
+                    writer = pq.ParquetWriter(target, schema, filesystem=fs, compression="zstd", write_statistics=True)
+                writer.write_table(piece, row_group_size=self.row_group_size)
+                rows += piece.num_rows
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            return None
         if target != path:
             fs.move(target, path)
-        return WrittenFile(table_name, path, table.num_rows)
+        return WrittenFile(table_name, path, rows)
 
     async def write(
-        self, tables: dict[str, HourTables], stem: str, *, on_failure: Callable[[], None] | None = None
+        self,
+        tables: dict[str, dict[datetime, TableSource]],
+        stem: str,
+        *,
+        on_failure: Callable[[], None] | None = None,
     ) -> list[WrittenFile]:
         """Write every (table, hour) of one batch; each file is retried until storage takes it."""
         written = []
         for table_name, by_hour in tables.items():
-            for hour, table in by_hour.items():
-                if table.num_rows == 0:
-                    continue
-                written.append(
-                    await retry_forever(
-                        lambda t=table_name, h=hour, tb=table: self.write_file(t, (h, tb), stem),
-                        on_failure=on_failure,
-                    )
+            for hour, source in by_hour.items():
+                result = await retry_forever(
+                    lambda t=table_name, h=hour, src=source: self.write_file(t, h, src, stem),
+                    on_failure=on_failure,
                 )
+                if result is not None:
+                    written.append(result)
         return written

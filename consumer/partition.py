@@ -21,7 +21,7 @@ from consumer.metrics import ConsumerMetrics
 from consumer.outputs import Batch
 from consumer.retry import retry_async_forever
 from consumer.rotation import RotationPolicy
-from consumer.rows import HourTables, UsageConverter, dead_letter_tables, merge_hour_tables, payload_tables
+from consumer.rows import Hour, TableSource, UsageConverter, dead_letter_sources, payload_sources
 from consumer.sources import Decoder, Position, SourceEvent
 from schemas.reassembler import EventMeta
 
@@ -200,16 +200,16 @@ class PartitionProcessor:
             seconds=round(time.perf_counter() - started, 3),
         )
 
-    def _tables(self, batch: Batch) -> tuple[dict[str, HourTables], Counter[str]]:
+    def _tables(self, batch: Batch) -> tuple[dict[str, dict[Hour, TableSource]], Counter[str]]:
         usage, rejected = self.usage_converter([record for _, record in batch.usage])
         letters = [letter for _, letter in batch.dead_letters]
         # Validation rejections are dead letters of the event that completed the record: keep stream order.
         letters.extend(rejected)
         dead = Counter(letter.reason.value for letter in letters)
-        tables = {
-            "usage": usage,
-            "payloads": payload_tables([record for _, record in batch.bodies]),
-            "dead_letters": merge_hour_tables([dead_letter_tables(letters)]),
+        tables: dict[str, dict[Hour, TableSource]] = {
+            "usage": dict(usage),
+            "payloads": payload_sources([record for _, record in batch.bodies]),
+            "dead_letters": dead_letter_sources(letters),
         }
         return tables, dead
 

@@ -14,7 +14,7 @@ from consumer.outputs import Batch
 @dataclass(frozen=True)
 class RotationPolicy:
     max_rows: int = 100_000
-    max_bytes: int = 32 * 1024 * 1024
+    max_bytes: int = 16 * 1024 * 1024
     max_event_seconds: float = 300.0
 
     def should_cut(self, batch: Batch) -> bool:

@@ -7,7 +7,7 @@ Usage records are validated by the pydantic contract (`schemas.records.decode_us
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
 import pyarrow as pa
@@ -20,6 +20,10 @@ from schemas.usage import UsageRecord
 
 Hour = datetime
 HourTables = dict[Hour, pa.Table]
+TableParts = Callable[[], Iterator[pa.Table]]
+"""A table produced piece by piece (each piece one Parquet row group), so large bodies never sit in memory twice."""
+TableSource = pa.Table | TableParts
+PAYLOAD_ROW_GROUP_BYTES = 4 * 1024 * 1024
 
 _USAGE_FIELDS = [f.name for f in USAGE_SCHEMA if not f.name.startswith("eh_")]
 _PAYLOAD_FIELDS = [f.name for f in PAYLOADS_SCHEMA if not f.name.startswith("eh_")]
@@ -84,6 +88,59 @@ def payload_tables(records: list[CompletedRecord]) -> HourTables:
             yield hour_of(payload.event_time), values, record.first
 
     return _by_hour(items(), PAYLOADS_SCHEMA, with_lineage=True)
+
+
+def payload_sources(records: list[CompletedRecord]) -> dict[Hour, TableSource]:
+    """Body records per event hour, converted lazily in row groups of about `PAYLOAD_ROW_GROUP_BYTES`."""
+    by_hour: dict[Hour, list[CompletedRecord]] = defaultdict(list)
+    for record in records:
+        by_hour[hour_of(to_payload_record_time(record))].append(record)
+
+    def parts(group: list[CompletedRecord]) -> TableParts:
+        def generate() -> Iterator[pa.Table]:
+            piece: list[CompletedRecord] = []
+            size = 0
+            for record in group:
+                piece.append(record)
+                size += len(record.payload)
+                if size >= PAYLOAD_ROW_GROUP_BYTES:
+                    yield next(iter(payload_tables(piece).values()))
+                    piece, size = [], 0
+            if piece:
+                yield next(iter(payload_tables(piece).values()))
+
+        return generate
+
+    return {hour: parts(group) for hour, group in sorted(by_hour.items())}
+
+
+def dead_letter_sources(letters: list[DeadLetterRecord]) -> dict[Hour, TableSource]:
+    """Dead letters per enqueued hour, converted lazily in row groups of about `PAYLOAD_ROW_GROUP_BYTES`."""
+    by_hour: dict[Hour, list[DeadLetterRecord]] = defaultdict(list)
+    for letter in letters:
+        by_hour[hour_of(letter.enqueued_time)].append(letter)
+
+    def parts(group: list[DeadLetterRecord]) -> TableParts:
+        def generate() -> Iterator[pa.Table]:
+            piece: list[DeadLetterRecord] = []
+            size = 0
+            for letter in group:
+                piece.append(letter)
+                size += len(letter.raw_body) + len(letter.detail)
+                if size >= PAYLOAD_ROW_GROUP_BYTES:
+                    yield next(iter(dead_letter_tables(piece).values()))
+                    piece, size = [], 0
+            if piece:
+                yield next(iter(dead_letter_tables(piece).values()))
+
+        return generate
+
+    return {hour: parts(group) for hour, group in sorted(by_hour.items())}
+
+
+def to_payload_record_time(record: CompletedRecord) -> datetime:
+    """The payload row's event time (the envelope's `emitted_at`), as `to_payload_record` computes it."""
+    return datetime.fromisoformat(record.emitted_at[:26] + "+00:00")
 
 
 def dead_letter_tables(letters: list[DeadLetterRecord]) -> HourTables:

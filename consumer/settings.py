@@ -34,7 +34,7 @@ class ConsumerSettings(BaseSettings):
     record_ttl_seconds: float = Field(900.0, gt=0)
     max_record_bytes: int = Field(DEFAULT_CHUNK_BYTES * DEFAULT_MAX_CHUNKS, ge=1)
     flush_max_rows: int = Field(100_000, ge=1)
-    flush_max_bytes: int = Field(32 * MiB, ge=1)
+    flush_max_bytes: int = Field(16 * MiB, ge=1)
     flush_max_event_seconds: float = Field(300.0, gt=0)
     idle_flush_seconds: float = Field(5.0, gt=0)
     shutdown_deadline_seconds: float = Field(30.0, gt=0)

@@ -1,0 +1,420 @@
+"""consumer: the core path without network against a bare baseline, the SDK path against the SDK's bare
+`receive_batch`, and peak RSS while 1 MB body records stream through with the default pending-bytes cap.
+
+- Core path: envelope bodies -> Reassembler -> columnar validation (pydantic for rejects) -> Arrow -> zstd Parquet
+  on local disk, driven through the same `PartitionProcessor` the consumer runs (flush state and file checkpoint
+  store included). Baseline in the same process: `json.loads` each usage payload + `Table.from_pylist` + Parquet.
+- SDK path: the local Event Hubs server in its own process; the consumer's `EventHubSource` + pipeline in this
+  process against the SDK's `receive_batch` with a handler that only counts, each over the same events.
+- Peak RSS: a child process (the Dockerfile's Arrow pool, the consumer's malloc setting) streams 1 MB request
+  bodies (8 chunks each) interleaved 300 records at a time, so more bytes are pending than the cap allows, in
+  batches of 50 events; `ru_maxrss` of the child. The SDK's prefetch adds up to prefetch x message size per
+  partition on top.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from bench.figures import Figure
+
+REPO = Path(__file__).resolve().parents[1]
+T0 = datetime(2026, 11, 27, 10, tzinfo=UTC)
+MiB = 1024 * 1024
+CONTAINER_ENV = {"ARROW_DEFAULT_MEMORY_POOL": "system"}
+"""What the Dockerfile sets (consumer/memory.py explains why; the consumer sets glibc's mmap threshold itself)."""
+
+
+def _usage_payload(record_id: str, i: int) -> bytes:
+    record = {
+        "schema_version": 1,
+        "record_id": record_id,
+        "event_time": (T0 + timedelta(milliseconds=i)).isoformat(),
+        "duration_ms": 812,
+        "status_code": 200,
+        "operation": "chat.completions",
+        "stream": False,
+        "api_version": "2024-10-21",
+        "deployment": "gpt-4o",
+        "model": "gpt-4o-2024-11-20",
+        "region": "Sweden Central",
+        "backend_id": "aoai-swedencentral",
+        "gateway_id": "managed",
+        "service_name": "apim-chargeback-prod",
+        "subscription_id": f"sub-{i % 50:04d}",
+        "subscription_name": f"team-{i % 50} production key",
+        "product_id": "aoai-standard",
+        "api_id": "azure-openai",
+        "operation_id": "ChatCompletions_Create",
+        "user_id": None,
+        "client_ip": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "tags": {"team": f"team-{i % 50}", "cost-centre": f"CC-{i % 17:03d}", "project": "assistant"},
+        "prompt_tokens": 1200 + i % 300,
+        "completion_tokens": 300 + i % 100,
+        "total_tokens": 1500 + i % 300 + i % 100,
+        "cached_tokens": 0,
+        "reasoning_tokens": 0,
+        "usage_source": "reported",
+        "error_code": None,
+    }
+    body = json.dumps(record, separators=(",", ":")).encode()
+    pad = 1024 - len(body) - len(',"note":""')
+    record["note"] = "n" * max(0, pad)
+    return json.dumps(record, separators=(",", ":")).encode()
+
+
+def _envelopes(count: int) -> tuple[list[bytes], list[bytes]]:
+    from schemas.codec import encode
+
+    payloads, bodies = [], []
+    for i in range(count):
+        record_id = str(uuid.UUID(int=i + 1))
+        payload = _usage_payload(record_id, i)
+        payloads.append(payload)
+        bodies.extend(encode(record_id, "usage", payload, emitted_at=T0))
+    return payloads, bodies
+
+
+# -- core path ------------------------------------------------------------------------------------------------
+def _pipeline(root: Path, max_rows: int):
+    from consumer.checkpoint_file import FileCheckpointStore
+    from consumer.columnar import usage_tables
+    from consumer.flush_state import FlushStateStore
+    from consumer.lake_writer import LakeWriter
+    from consumer.metrics import ConsumerMetrics, ConsumerStats
+    from consumer.pipeline import Pipeline
+    from consumer.rotation import RotationPolicy
+    from consumer.sources import Position
+    from schemas.lake import open_location
+    from schemas.reassembler import Reassembler
+
+    store = FileCheckpointStore(root / "ckpt")
+
+    async def checkpoint(partition: str, position: Position) -> None:
+        await store.update_checkpoint(
+            {
+                "fully_qualified_namespace": "bench",
+                "eventhub_name": "usage",
+                "consumer_group": "$default",
+                "partition_id": partition,
+                "offset": position.offset,
+                "sequence_number": position.sequence_number,
+            }
+        )
+
+    stats = ConsumerStats()
+    return Pipeline(
+        hub="usage",
+        decoder=Reassembler(),
+        writer=LakeWriter(open_location(str(root / "lake"))),
+        states=FlushStateStore(open_location(str(root / "ckpt")), "bench", "usage", "$default"),
+        checkpoint=checkpoint,
+        policy=RotationPolicy(max_rows=max_rows),
+        usage_converter=usage_tables,
+        metrics=ConsumerMetrics(stats),
+    ), stats
+
+
+async def _core(bodies: list[bytes], root: Path) -> float:
+    from consumer.sources import SourceEvent
+
+    events = [
+        SourceEvent(body, seq, str(seq * 2048 + 8), T0 + timedelta(milliseconds=seq)) for seq, body in enumerate(bodies)
+    ]
+    pipeline, stats = _pipeline(root, max_rows=100_000)
+    await pipeline.open_partition("0", None)
+    started = time.perf_counter()
+    for i in range(0, len(events), 300):
+        await pipeline.on_events("0", events[i : i + 300])
+    await pipeline.close_partition("0", flush=True)
+    elapsed = time.perf_counter() - started
+    assert stats.records_written["usage"] == len(bodies), stats.records_written
+    return elapsed
+
+
+def _baseline(payloads: list[bytes], root: Path) -> float:
+    started = time.perf_counter()
+    for i in range(0, len(payloads), 100_000):
+        rows = [json.loads(p) for p in payloads[i : i + 100_000]]
+        table = pa.Table.from_pylist(rows)
+        pq.write_table(table, root / f"baseline-{i}.parquet", compression="zstd")
+    return time.perf_counter() - started
+
+
+def _reassembler_only(bodies: list[bytes]) -> float:
+    from schemas.reassembler import EventMeta, Reassembler
+
+    decoder = Reassembler()
+    started = time.perf_counter()
+    for seq, body in enumerate(bodies):
+        decoder.feed(body, EventMeta("0", seq, str(seq), T0))
+    return time.perf_counter() - started
+
+
+def _core_figures(quick: bool) -> list[Figure]:
+    count = 20_000 if quick else 200_000
+    payloads, bodies = _envelopes(count)
+    root = Path(tempfile.mkdtemp(prefix="bench-consumer-"))
+    try:
+        base = min(_baseline(payloads, root) for _ in range(2))
+        core = min(asyncio.run(_core(bodies, root / f"run{i}")) for i in range(2))
+        reassemble = _reassembler_only(bodies)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return [
+        Figure(
+            "core path, 1 KB usage records (decode, reassemble, validate, Parquet)",
+            count / core,
+            "records/s",
+            "json.loads + Table.from_pylist + Parquet",
+            count / base,
+            ">= 100,000 records/s",
+            f"{count:,} records, one partition, one core; the reassembler alone: {count / reassemble:,.0f}/s",
+        )
+    ]
+
+
+# -- SDK path -------------------------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _hub(partitions: int):
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "localhub", "--port", str(port), "--hub", f"usage:{partitions}"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        from localhub.config import connection_string
+
+        yield connection_string("127.0.0.1", port, "usage")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+
+
+async def _send_all(cs: str, bodies: list[bytes], partitions: int) -> None:
+    from azure.eventhub import EventData
+    from azure.eventhub.aio import EventHubProducerClient
+
+    async with EventHubProducerClient.from_connection_string(cs) as producer:
+        for p in range(partitions):
+            batch = await producer.create_batch(partition_id=str(p))
+            for body in bodies[p::partitions]:
+                try:
+                    batch.add(EventData(body))
+                except ValueError:
+                    await producer.send_batch(batch)
+                    batch = await producer.create_batch(partition_id=str(p))
+                    batch.add(EventData(body))
+            await producer.send_batch(batch)
+
+
+async def _bare_receive(cs: str, count: int) -> float:
+    from azure.eventhub.aio import EventHubConsumerClient
+
+    client = EventHubConsumerClient.from_connection_string(cs, consumer_group="$Default")
+    seen = 0
+    first: float | None = None
+    done = asyncio.Event()
+    finished = 0.0
+
+    async def on_batch(_context, events) -> None:
+        nonlocal seen, first, finished
+        if events and first is None:
+            first = time.perf_counter()
+        seen += len(events)
+        if seen >= count and not done.is_set():
+            finished = time.perf_counter()
+            done.set()
+
+    task = asyncio.create_task(client.receive_batch(on_batch, max_batch_size=300, starting_position="-1"))
+    await asyncio.wait_for(done.wait(), 600)
+    await client.close()
+    await asyncio.gather(task, return_exceptions=True)
+    return count / (finished - (first or finished))
+
+
+async def _consumer_receive(cs: str, count: int, root: Path) -> float:
+    from consumer.checkpoint_file import FileCheckpointStore
+    from consumer.columnar import usage_tables
+    from consumer.eventhub_source import EventHubSource
+    from consumer.flush_state import FlushStateStore
+    from consumer.lake_writer import LakeWriter
+    from consumer.metrics import ConsumerMetrics, ConsumerStats
+    from consumer.pipeline import Pipeline
+    from consumer.rotation import RotationPolicy
+    from consumer.settings import ConsumerSettings
+    from schemas.lake import open_location
+    from schemas.reassembler import Reassembler
+
+    settings = ConsumerSettings(
+        eventhub_connection_string=cs,
+        eventhub_name="usage",
+        checkpoint_url=str(root / "ckpt"),
+        lake_url=str(root / "lake"),
+        health_port=0,
+    )
+    stats = ConsumerStats()
+    store = FileCheckpointStore(root / "ckpt")
+    source = EventHubSource(settings, store, stats)
+    pipeline = Pipeline(
+        hub="usage",
+        decoder=Reassembler(),
+        writer=LakeWriter(open_location(str(root / "lake"))),
+        states=FlushStateStore(open_location(str(root / "ckpt")), "bench", "usage", "$default"),
+        checkpoint=source.checkpoint,
+        policy=RotationPolicy(),
+        usage_converter=usage_tables,
+        metrics=ConsumerMetrics(stats),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(source.run(pipeline, stop))
+    first: float | None = None
+    while stats.events < count:
+        await asyncio.sleep(0.01)
+        if first is None and stats.events:
+            first = time.perf_counter()
+    finished = time.perf_counter()
+    stop.set()
+    await task
+    assert stats.records_written["usage"] == count, stats.records_written
+    return count / (finished - (first or finished))
+
+
+def _sdk_figures(quick: bool) -> list[Figure]:
+    count = 6_000 if quick else 40_000
+    _, bodies = _envelopes(count)
+    root = Path(tempfile.mkdtemp(prefix="bench-consumer-sdk-"))
+    try:
+        with _hub(4) as cs:
+            asyncio.run(_send_all(cs, bodies, 4))
+            bare = asyncio.run(_bare_receive(cs, count))
+            ours = asyncio.run(_consumer_receive(cs, count, root))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return [
+        Figure(
+            "through the SDK and the local server, 1 KB usage records",
+            ours,
+            "events/s",
+            "SDK receive_batch, counting only",
+            bare,
+            ">= 80% of bare",
+            f"{count:,} events over 4 partitions; server in its own process; Parquet and checkpoints included",
+        )
+    ]
+
+
+# -- peak RSS -------------------------------------------------------------------------------------------------
+_RSS_CHILD = r"""
+import asyncio, json, resource, sys, tempfile, uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from bench.bench_consumer import _pipeline
+from consumer.sources import SourceEvent
+from schemas.codec import encode
+from consumer.memory import tune_allocators
+
+tune_allocators()
+records, wave = int(sys.argv[1]), int(sys.argv[2])
+T0 = datetime(2026, 11, 27, 10, tzinfo=UTC)
+template_id = str(uuid.UUID(int=0))
+payload = (b"0123456789abcdef" * 65536)  # 1 MiB
+template = encode(template_id, "request_body", payload, emitted_at=T0, content_type="text/plain")
+
+async def main():
+    pipeline, stats = _pipeline(Path(tempfile.mkdtemp(prefix="bench-rss-")), max_rows=100_000)
+    await pipeline.open_partition("0", None)
+    seq = 0
+    for start in range(0, records, wave):
+        ids = [str(uuid.UUID(int=start + i + 1)) for i in range(min(wave, records - start))]
+        for index in range(len(template)):
+            for i in range(0, len(ids), 50):
+                events = []
+                for rid in ids[i : i + 50]:
+                    body = template[index].replace(template_id.encode(), rid.encode())
+                    events.append(SourceEvent(body, seq, str(seq * 7), T0 + timedelta(milliseconds=seq)))
+                    seq += 1
+                await pipeline.on_events("0", events)
+    await pipeline.close_partition("0", flush=True)
+    print(json.dumps({"rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                      "written": stats.records_written.get("payloads", 0),
+                      "evicted": stats.dead_letters.get("pending_bytes_exceeded", 0)}))
+
+asyncio.run(main())
+"""
+
+
+def _rss_figures(quick: bool) -> list[Figure]:
+    from consumer.settings import ConsumerSettings
+
+    cap = ConsumerSettings.model_fields["max_pending_bytes"].default
+    records, wave = (600, 300) if quick else (1500, 300)
+    out = (
+        subprocess.run(
+            [sys.executable, "-c", _RSS_CHILD, str(records), str(wave)],
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    result = json.loads(out)
+    return [
+        Figure(
+            "peak RSS, 1 MB body records, default pending cap",
+            result["rss"] / MiB,
+            "MiB",
+            "pending-bytes cap",
+            cap / MiB,
+            "<= cap + 200 MiB",
+            f"{records} records of 8 chunks, {wave} interleaved at a time: {result['written']} written, "
+            f"{result['evicted']} chunks evicted over the cap",
+        )
+    ]
+
+
+def run(quick: bool) -> list[Figure]:
+    return [*_core_figures(quick), *_sdk_figures(quick), *_rss_figures(quick)]
+
+
+if __name__ == "__main__":
+    for figure in run(quick="--quick" in sys.argv):
+        print(figure)
+    del resource
