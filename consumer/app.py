@@ -102,7 +102,7 @@ async def run_consumer(settings: ConsumerSettings, *, until_idle: float | None =
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    health = HealthServer(settings.health_port, stats, lambda: source.started.is_set() and not stop.is_set())
+    health = HealthServer(settings.health_port, stats, lambda: source.running and not stop.is_set())
     if settings.health_port:
         await health.start()
     log.info(

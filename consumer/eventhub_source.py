@@ -50,6 +50,8 @@ class EventHubSource:
         self._sink: PartitionSink | None = None
         self.owned: set[str] = set()
         self.started = asyncio.Event()
+        """Set when the first partition is opened."""
+        self.running = False
         self._credential: Any = None
 
     def _client(self) -> EventHubConsumerClient:
@@ -130,6 +132,7 @@ class EventHubSource:
     async def run(self, sink: PartitionSink, stop: asyncio.Event) -> None:
         self._sink = sink
         client = self._client()
+        self.running = True
         receiving = asyncio.create_task(
             client.receive_batch(
                 self._on_batch,
@@ -154,5 +157,6 @@ class EventHubSource:
             await asyncio.gather(receiving, return_exceptions=True)
             if self._credential is not None:
                 await self._credential.close()
+            self.running = False
         if receiving.done() and not receiving.cancelled() and receiving.exception() and not stop.is_set():
             raise receiving.exception()  # type: ignore[misc]

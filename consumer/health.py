@@ -1,4 +1,4 @@
-"""HTTP `/healthz` (the process serves) and `/readyz` (partitions owned or the source started, storage writable)."""
+"""HTTP `/healthz` (the process serves) and `/readyz` (the receiver runs and storage is writable)."""
 
 from __future__ import annotations
 
