@@ -4,7 +4,11 @@ local and Azurite lakes, DuckDB to read the Parquet back."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import subprocess
+import sys
+from datetime import datetime
 
 import pyarrow.dataset as ds
 import pytest
@@ -13,7 +17,7 @@ from schemas.codec import encode
 from schemas.lake import open_location
 from tests.integration.consumer.conftest import consumer_env, start_consumer
 from tests.integration.consumer.sending import send
-from tests.unit.consumer.streams import T0, params, read_column, rid, usage_record
+from tests.unit.consumer.streams import T0, params, read, read_column, rid, usage_record
 
 pytestmark = pytest.mark.integration
 
@@ -77,3 +81,100 @@ def test_consume_to_azurite_lake_with_blob_checkpoints(localhub, azurite, tmp_pa
     )
     assert _run(env, tmp_path / "consumer.log", "--until-idle", "3") == 0
     assert sorted(_lake_ids(lake_url, "usage", azurite.connection_string)) == sorted(ids)
+
+
+def _simulate(tmp_path, name: str, request: dict, response: dict, *extra: str) -> list[tuple[str, bytes]]:
+    """What `chargeback policy simulate` says the policy would send for one exchange: (partition key, body)."""
+    req, resp = tmp_path / f"{name}.req.json", tmp_path / f"{name}.resp.json"
+    req.write_text(json.dumps(request))
+    resp.write_text(json.dumps(response))
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chargeback",
+            "policy",
+            "simulate",
+            "--request",
+            str(req),
+            "--response",
+            str(resp),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    ).stdout
+    return [(m["partition_key"], m["body"].encode()) for m in map(json.loads, out.splitlines())]
+
+
+async def _send_keyed(connection_string: str, messages: list[tuple[str, bytes]]) -> None:
+    from azure.eventhub import EventData
+    from azure.eventhub.aio import EventHubProducerClient
+
+    async with EventHubProducerClient.from_connection_string(connection_string) as producer:
+        for key in dict.fromkeys(k for k, _ in messages):
+            batch = await producer.create_batch(partition_key=key)
+            for k, body in messages:
+                if k == key:
+                    batch.add(EventData(body))
+            await producer.send_batch(batch)
+
+
+def _usage_payloads(messages: list[tuple[str, bytes]]) -> dict[str, dict]:
+    out = {}
+    for _, body in messages:
+        envelope = json.loads(body)
+        if envelope["kind"] == "usage":
+            out[envelope["record_id"]] = json.loads(base64.b64decode(envelope["data"]))
+    return out
+
+
+def test_policy_simulate_output_lands_in_the_lake_exactly(localhub, tmp_path):
+    url = "https://contoso-apim.azure-api.net/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
+    request = {
+        "method": "POST",
+        "url": url,
+        "headers": {"Content-Type": "application/json", "x-team": "alpha"},
+        "body": {"messages": [{"role": "user", "content": "hello"}]},
+    }
+    ok = {
+        "status": 200,
+        "headers": {"Content-Type": "application/json", "x-ms-region": "Sweden Central"},
+        "body": {
+            "id": "c1",
+            "model": "gpt-4o-2024-11-20",
+            "choices": [],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19},
+        },
+    }
+    throttled = {
+        "status": 429,
+        "headers": {"Content-Type": "application/json"},
+        "body": {"error": {"code": "429", "message": "Rate limit"}},
+    }
+    messages = _simulate(tmp_path, "ok", request, ok, "--capture", "both")
+    messages += _simulate(tmp_path, "throttled", request, throttled)
+    big = dict(ok, body={**ok["body"], "choices": [{"message": {"content": "x" * 400_000}}]})
+    messages += _simulate(tmp_path, "big", request, big, "--capture", "response")
+    expected = _usage_payloads(messages)
+    assert len(expected) == 3 and len(messages) > 6, "the big response should span several envelopes"
+    asyncio.run(_send_keyed(localhub.connection_string("usage"), messages))
+    env = consumer_env(localhub.connection_string("usage"), str(tmp_path / "lake"), str(tmp_path / "ckpt"))
+    assert _run(env, tmp_path / "consumer.log", "--until-idle", "3") == 0
+    rows = {r["record_id"]: r for r in read(tmp_path / "lake", "usage")}
+    assert sorted(rows) == sorted(expected)
+    for record_id, record in expected.items():
+        row = rows[record_id]
+        for key, value in record.items():
+            if key == "event_time":
+                assert row[key] == datetime.fromisoformat(value), key
+            elif key == "tags":
+                assert dict(row[key]) == value
+            else:
+                assert row[key] == value, key
+    bodies = read(tmp_path / "lake", "payloads")
+    assert sorted(b["part"] for b in bodies) == ["request", "response", "response"]
+    assert max(len(b["body"]) for b in bodies) > 400_000
+    assert read(tmp_path / "lake", "dead_letters") == []
