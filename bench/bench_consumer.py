@@ -8,7 +8,8 @@
   process against the SDK's `receive_batch` with a handler that only counts, each over the same events.
 - Peak RSS: a child process (the Dockerfile's Arrow pool, the consumer's malloc setting) streams 1 MB request
   bodies (8 chunks each) interleaved 300 records at a time, so more bytes are pending than the cap allows, in
-  batches of 50 events; `ru_maxrss` of the child. The SDK's prefetch adds up to prefetch x message size per
+  batches of 50 events; the child's `VmHWM` (its
+  `ru_maxrss` would start from the forking parent's). The SDK's prefetch adds up to prefetch x message size per
   partition on top.
 """
 
@@ -371,7 +372,9 @@ async def main():
                     seq += 1
                 await pipeline.on_events("0", events)
     await pipeline.close_partition("0", flush=True)
-    print(json.dumps({"rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent across exec.
+    hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+    print(json.dumps({"rss": int(hwm.split()[1]) * 1024,
                       "written": stats.records_written.get("payloads", 0),
                       "evicted": stats.dead_letters.get("pending_bytes_exceeded", 0)}))
 
@@ -388,6 +391,7 @@ def _rss_figures(quick: bool) -> list[Figure]:
         subprocess.run(
             [sys.executable, "-c", _RSS_CHILD, str(records), str(wave)],
             cwd=REPO,
+            env={**os.environ, **CONTAINER_ENV},
             capture_output=True,
             check=True,
             text=True,
