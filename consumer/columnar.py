@@ -7,6 +7,7 @@ A batch Arrow cannot parse at all (a mistyped member somewhere) goes through pyd
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -67,25 +68,44 @@ def _null_or(column: pa.ChunkedArray, check: pa.ChunkedArray) -> np.ndarray:
     return _mask(pc.or_kleene(pc.is_null(column), check))
 
 
-def _tag_entries(tags: pa.ChunkedArray | None, n: int) -> tuple[list[list[tuple[str, str]]], np.ndarray]:
+_NULL_TAG = re.compile(rb'"tags"\s*:\s*\{(?:"(?:[^"\\]|\\.)*"|[^"}])*?\bnull\b')
+"""A null tag value: Arrow shows it like an absent key, pydantic rejects it."""
+
+
+def _tag_map(tags: pa.ChunkedArray | None, payloads: list[bytes]) -> tuple[pa.Array, np.ndarray] | None:
+    """Tags as Arrow's reader saw them (a struct of every key in the batch) -> a map per row, keys sorted, and
+    which rows respect the contract's bounds. None if some tag value is not a string (pydantic decides then)."""
+    n = len(payloads)
     if tags is None:
-        return [[] for _ in range(n)], np.ones(n, dtype=bool)
+        return pa.array([[] for _ in range(n)], type=_TAGS_TYPE), np.ones(n, dtype=bool)
     if not pa.types.is_struct(tags.type) or any(not pa.types.is_string(f.type) for f in tags.type):
-        return [], np.zeros(n, dtype=bool)
-    entries: list[list[tuple[str, str]]] = []
-    ok = np.ones(n, dtype=bool)
-    for i, value in enumerate(tags.to_pylist()):
-        if value is None:
+        return None
+    struct = tags.combine_chunks() if isinstance(tags, pa.ChunkedArray) else tags
+    ok = _mask(pc.is_valid(struct))
+    names = [f.name for f in struct.type]
+    order = sorted(range(len(names)), key=lambda j: names[j])
+    children = [struct.field(j) for j in order]
+    sorted_names = [names[j] for j in order]
+    if not children:
+        offsets = pa.array(np.zeros(n + 1, dtype=np.int32))
+        empty = pa.array([], pa.string())
+        return pa.MapArray.from_arrays(offsets, empty, empty), ok
+    valid = np.column_stack([_mask(pc.is_valid(c)) for c in children]) & ok[:, None]
+    rows, cols = np.nonzero(valid)
+    counts = valid.sum(axis=1)
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    stacked = pa.concat_arrays(children)
+    values = stacked.take(pa.array(cols.astype(np.int64) * n + rows))
+    keys = pa.array(np.array(sorted_names, dtype=object)[cols] if len(cols) else [], pa.string())
+    key_ok = np.array([1 <= len(k) <= MAX_TAG_KEY_CHARS for k in sorted_names], dtype=bool)[cols]
+    entry_ok = key_ok & _mask(pc.less_equal(pc.utf8_length(values), MAX_TAG_VALUE_CHARS))
+    ok &= counts <= MAX_TAGS
+    ok[rows[~entry_ok]] = False
+    for i in np.flatnonzero(ok & (counts < len(children))):
+        if _NULL_TAG.search(payloads[i]):
             ok[i] = False
-            entries.append([])
-            continue
-        items = [(k, v) for k, v in value.items() if v is not None]
-        if len(items) > MAX_TAGS or any(
-            not 1 <= len(k) <= MAX_TAG_KEY_CHARS or len(v) > MAX_TAG_VALUE_CHARS for k, v in items
-        ):
-            ok[i] = False
-        entries.append(items)
-    return entries, ok
+    return pa.MapArray.from_arrays(pa.array(offsets), keys, values), ok
 
 
 def _vouched(table: pa.Table, record_ids: pa.Array) -> np.ndarray:
@@ -123,14 +143,14 @@ def _vouched(table: pa.Table, record_ids: pa.Array) -> np.ndarray:
     return ok
 
 
-def _fast_table(table: pa.Table, records: list[CompletedRecord], tags: list[list[tuple[str, str]]]) -> pa.Table:
+def _fast_table(table: pa.Table, records: list[CompletedRecord], tags: pa.Array) -> pa.Table:
     columns: dict[str, pa.Array | pa.ChunkedArray] = {}
     for field in USAGE_SCHEMA:
         name = field.name
         if name == "event_time":
             columns[name] = pc.cast(table.column(name), TIMESTAMP)
         elif name == "tags":
-            columns[name] = pa.array(tags, type=_TAGS_TYPE)
+            columns[name] = tags.cast(_TAGS_TYPE)
         elif name == "eh_partition":
             columns[name] = pa.array([r.first.partition for r in records], pa.string())
         elif name == "eh_sequence_number":
@@ -152,7 +172,7 @@ def _by_hour(table: pa.Table) -> HourTables:
     return out
 
 
-def _parse(records: list[CompletedRecord]) -> tuple[pa.Table, list[list[tuple[str, str]]], np.ndarray] | None:
+def _parse(records: list[CompletedRecord]) -> tuple[pa.Table, pa.Array, np.ndarray] | None:
     """Arrow's reading of the batch, the tags of each row, and which rows the vectorised checks vouch for;
     None when Arrow cannot read the batch as a whole (then pydantic judges every row)."""
     if any(r.truncated or b"\n" in r.payload or b"\r" in r.payload for r in records):
@@ -167,9 +187,10 @@ def _parse(records: list[CompletedRecord]) -> tuple[pa.Table, list[list[tuple[st
         return None
     if table.num_rows != len(records):
         return None
-    tags, tags_ok = _tag_entries(table.column("tags") if "tags" in table.column_names else None, len(records))
-    if not tags:
+    tag_map = _tag_map(table.column("tags") if "tags" in table.column_names else None, [r.payload for r in records])
+    if tag_map is None:
         return None
+    tags, tags_ok = tag_map
     try:
         ok = _vouched(table, pa.array([r.record_id for r in records], pa.string())) & tags_ok
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -196,9 +217,8 @@ def usage_tables(records: list[CompletedRecord]) -> tuple[HourTables, list[DeadL
     parts: list[HourTables] = []
     if len(fast_idx):
         try:
-            fast = _fast_table(
-                table.take(pa.array(fast_idx)), [records[i] for i in fast_idx], [tags[i] for i in fast_idx]
-            )
+            take = pa.array(fast_idx)
+            fast = _fast_table(table.take(take), [records[i] for i in fast_idx], tags.take(take))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return usage_tables_slow(records)
         parts.append(_by_hour(fast))

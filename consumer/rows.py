@@ -59,7 +59,7 @@ def usage_values(usage: UsageRecord) -> dict[str, object]:
     out = {name: values[name] for name in _USAGE_FIELDS}
     out["operation"] = usage.operation.value
     out["usage_source"] = usage.usage_source.value
-    out["tags"] = list(usage.tags.items())
+    out["tags"] = sorted(usage.tags.items())  # canonical order: the columnar path cannot know the JSON order
     return out
 
 

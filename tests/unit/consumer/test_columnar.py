@@ -116,3 +116,23 @@ def test_unreadable_batches_fall_back_to_pydantic(payload):
     assert [r["record_id"] for t in tables.values() for r in t.to_pylist()] == [rid(0)]
     assert [d.record_id for d in rejected] == [rid(1)]
     assert isinstance(next(iter(tables.values())), pa.Table)
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        {"zeta": "1", "alpha": "2", "mid": "3"},
+        {"mid": "é" * 256, "zeta": None},
+        {"alpha": "x" * 257},
+        {f"k{i}": "v" for i in range(33)},
+        {"": "empty key"},
+        {"a": "}", "zeta": None},
+        {"a": "null", "b": "x"},
+    ],
+)
+def test_tags_agree_with_pydantic(tags):
+    records = [
+        _completed(rid(0), json.dumps(usage_record(rid(0), 0, tags={"b": "1", "a": "2", "zeta": "z"})).encode()),
+        _completed(rid(1), json.dumps(usage_record(rid(1), 1, tags=tags)).encode(), 2),
+    ]
+    assert _canonical(*usage_tables(records)) == _canonical(*usage_tables_slow(records))
