@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from schemas.deadletter import DeadLetterRecord
 from schemas.envelope import RecordKind
@@ -30,10 +30,7 @@ class Batch:
     bodies: list[tuple[int, CompletedRecord]] = field(default_factory=list)
     dead_letters: list[tuple[int, DeadLetterRecord]] = field(default_factory=list)
     bytes: int = 0
-
-    @property
-    def rows(self) -> int:
-        return len(self.usage) + len(self.bodies) + len(self.dead_letters)
+    rows: int = 0
 
     @property
     def empty(self) -> bool:
@@ -48,13 +45,14 @@ class Batch:
         return self.events[-1][0]
 
     @property
-    def event_seconds(self) -> float:
+    def event_span(self) -> timedelta:
         if not self.events:
-            return 0.0
-        return (self.events[-1][1] - self.events[0][1]).total_seconds()
+            return timedelta(0)
+        return self.events[-1][1] - self.events[0][1]
 
     def add_event(self, sequence_number: int, enqueued_time: datetime, outputs: list[Output]) -> None:
         self.events.append((sequence_number, enqueued_time))
+        self.rows += len(outputs)
         for item in outputs:
             self.bytes += output_bytes(item)
             if isinstance(item, DeadLetterRecord):
@@ -73,4 +71,5 @@ class Batch:
             part.bodies = [b for b in self.bodies if keep(b[0])]
             part.dead_letters = [d for d in self.dead_letters if keep(d[0])]
             part.bytes = sum(output_bytes(i) for _, i in (*part.usage, *part.bodies, *part.dead_letters))
+            part.rows = len(part.usage) + len(part.bodies) + len(part.dead_letters)
         return head, tail

@@ -222,11 +222,10 @@ class PartitionProcessor:
             target = self.last if self.last.sequence_number <= flushed else None
         else:
             target = self._predecessor.get(watermark)
-        while self._predecessor:
-            oldest = next(iter(self._predecessor))
-            if watermark is not None and oldest >= watermark:
-                break
-            del self._predecessor[oldest]
+        if watermark is None:
+            self._predecessor.clear()
+        elif self._predecessor and next(iter(self._predecessor)) < watermark:
+            self._predecessor = {seq: pos for seq, pos in self._predecessor.items() if seq >= watermark}
         if target is None or target.sequence_number > flushed:
             return
         if self.checkpointed is not None and target.sequence_number <= self.checkpointed:

@@ -7,6 +7,7 @@ events and rewrites files of the same names and contents.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from consumer.outputs import Batch
 
@@ -17,9 +18,10 @@ class RotationPolicy:
     max_bytes: int = 16 * 1024 * 1024
     max_event_seconds: float = 300.0
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_max_span", timedelta(seconds=self.max_event_seconds))
+
     def should_cut(self, batch: Batch) -> bool:
         return (
-            batch.rows >= self.max_rows
-            or batch.bytes >= self.max_bytes
-            or batch.event_seconds >= self.max_event_seconds
+            batch.rows >= self.max_rows or batch.bytes >= self.max_bytes or batch.event_span >= self._max_span  # type: ignore[attr-defined]
         )
