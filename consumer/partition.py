@@ -59,6 +59,8 @@ class PartitionProcessor:
         self.batch = Batch(partition)
         self.last: Position | None = None
         self.checkpointed: int | None = None
+        self.caught_up = False
+        """No events arrived within the idle interval since the last batch (logged once per idle spell)."""
         self._predecessor: dict[int, Position] = {}
         """sequence number -> the event before it, for events the low watermark may still point at."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from chargeback.logs import get_logger
 from consumer.flush_state import FlushStateStore
 from consumer.lake_writer import LakeWriter
 from consumer.metrics import ConsumerMetrics
@@ -11,6 +12,8 @@ from consumer.partition import Checkpointer, PartitionProcessor
 from consumer.rotation import RotationPolicy
 from consumer.rows import UsageConverter
 from consumer.sources import Decoder, Position, SourceEvent
+
+log = get_logger("consumer.pipeline")
 
 
 class Pipeline:
@@ -60,11 +63,17 @@ class Pipeline:
         await processor.open(start)
 
     async def on_events(self, partition: str, events: Sequence[SourceEvent]) -> None:
-        await self.partitions[partition].on_events(events)
+        processor = self.partitions[partition]
+        processor.caught_up = False
+        await processor.on_events(events)
 
     async def on_idle(self, partition: str) -> None:
         processor = self.partitions.get(partition)
         if processor is not None:
+            if not processor.caught_up:
+                processor.caught_up = True
+                last = processor.last.sequence_number if processor.last else None
+                log.info("partition_caught_up", partition=partition, last_sequence=last)
             await processor.flush()
 
     async def close_partition(self, partition: str, *, flush: bool) -> None:

@@ -178,3 +178,32 @@ def test_policy_simulate_output_lands_in_the_lake_exactly(localhub, tmp_path):
     assert sorted(b["part"] for b in bodies) == ["request", "response", "response"]
     assert max(len(b["body"]) for b in bodies) > 400_000
     assert read(tmp_path / "lake", "dead_letters") == []
+
+
+async def _send_to_partition(connection_string: str, bodies: list[bytes], partition: str = "0") -> None:
+    from azure.eventhub import EventData
+    from azure.eventhub.aio import EventHubProducerClient
+
+    async with EventHubProducerClient.from_connection_string(connection_string) as producer:
+        for body in bodies:  # one event per send: a 199.5 KB body fills a batch by itself
+            batch = await producer.create_batch(partition_id=partition)
+            batch.add(EventData(body))
+            await producer.send_batch(batch)
+
+
+def test_bad_input_through_the_hub_is_dead_lettered_at_its_stream_coordinates(localhub, tmp_path):
+    good = [b for _, b in _messages(0, 3, bodies=False)[0]]
+    truncated = (b'{"v":1,"record_id":"r","data":"' + b"QUFB" * 50_000)[:199_500]
+    bad = [b"not json at all", truncated, b'{"v":7,"record_id":"x"}', good[1].replace(b'"data":"', b'"data":"!!')]
+    asyncio.run(_send_to_partition(localhub.connection_string("usage"), [good[0], *bad, good[2]]))
+    env = consumer_env(localhub.connection_string("usage"), str(tmp_path / "lake"), str(tmp_path / "ckpt"))
+    assert _run(env, tmp_path / "consumer.log", "--until-idle", "3") == 0
+    stored = {e.sequence_number: e for e in localhub.events("usage", "0")}
+    letters = sorted(read(tmp_path / "lake", "dead_letters"), key=lambda r: r["sequence_number"])
+    assert [r["reason"] for r in letters] == ["envelope_not_json", "message_truncated", "unknown_version", "bad_base64"]
+    for row in letters:
+        event = stored[row["sequence_number"]]
+        assert row["offset"] == str(event.offset) and row["offset"] != str(row["sequence_number"])
+        assert row["enqueued_time"] == event.enqueued_time
+        assert bytes(row["raw_body"]) == event.body[:65_536] and row["raw_bytes"] == len(event.body)
+    assert sorted(read_column(tmp_path / "lake", "usage", "record_id")) == sorted([rid(0), rid(2)])

@@ -137,3 +137,25 @@ def test_storage_outage_is_retried_and_loses_nothing(localhub, azurite, tmp_path
             proc.kill()
     _exactly_once(lake_ids(), ids1 + ids2)
     assert "storage_retry" in (tmp_path / "consumer.log").read_text()
+
+
+def test_start_position_latest_skips_the_backlog_of_a_new_consumer_group(localhub, tmp_path):
+    old, _ = _messages(0, 50, bodies=False)
+    asyncio.run(send(localhub.connection_string("usage"), old))
+    lake = tmp_path / "lake"
+    log = tmp_path / "consumer.log"
+    env = consumer_env(
+        localhub.connection_string("usage"), str(lake), str(tmp_path / "ckpt"), CHARGEBACK_START_POSITION="latest"
+    )
+    proc = start_consumer(env, log=log)
+    try:
+        _wait_for(lambda: log.exists() and log.read_text().count('"partition_caught_up"') >= 4, "all partitions idle")
+        new, new_ids = _messages(50, 30, bodies=False)
+        asyncio.run(send(localhub.connection_string("usage"), new))
+        _wait_for(lambda: len(read_column(lake, "usage", "record_id")) >= len(new_ids), "the new records")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    _exactly_once(read_column(lake, "usage", "record_id"), new_ids)
