@@ -11,10 +11,10 @@ import pyarrow.dataset as ds
 
 from aggregator.deployments import deployments_table, load_deployments
 from aggregator.errors import LakeNotFoundError
-from aggregator.lakeio import partition_values, replace_partition, stream_day_dataset, table_exists
+from aggregator.lakeio import local_day_files, partition_values, replace_partition, table_exists
 from aggregator.prices import load_price_sheet, prices_table
 from aggregator.ptu import load_ptu_config
-from aggregator.rollup import DICTIONARY_COLUMNS, roll_up_day, roll_up_month
+from aggregator.rollup import roll_up_day, roll_up_month
 from aggregator.settings import AggregatorSettings
 from aggregator.tables import derived_schemas
 from chargeback.logs import get_logger
@@ -68,13 +68,13 @@ def aggregate_days(
         ptu.in_force(day)  # overlapping PTU periods are a config error: find them before writing anything
     result = AggregateResult()
     for day in days:
-        dataset = stream_day_dataset(location, "usage", day, DICTIONARY_COLUMNS)
-        tables = roll_up_day(
-            dataset, day, prices=inputs.prices, deployments=inputs.deployments, ptu=ptu, team_tag=settings.team_tag
-        )
+        with local_day_files(location, "usage", day) as files:
+            tables = roll_up_day(
+                files, day, prices=inputs.prices, deployments=inputs.deployments, ptu=ptu, team_tag=settings.team_tag
+            )
         for name in DAY_TABLES:
             replace_partition(location, name, "date", day.isoformat(), tables[name])
-        done = DayResult(day, {n: tables[n].num_rows for n in DAY_TABLES}, len(dataset.files))
+        done = DayResult(day, {n: tables[n].num_rows for n in DAY_TABLES}, len(files))
         log.info("day aggregated", day=day.isoformat(), usage_files=done.usage_files, **done.rows)
         result.days.append(done)
         if on_day:

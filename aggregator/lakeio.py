@@ -12,7 +12,10 @@ Stream tables (written by the consumer) are read as pyarrow datasets over the Hi
 
 from __future__ import annotations
 
+import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import pyarrow as pa
@@ -77,21 +80,26 @@ def stream_day_files(location: LakeLocation, table: str, day: date) -> list[str]
     return _parquet_files(location, location.path(table, f"event_date={day.isoformat()}"))
 
 
-def stream_day_dataset(
-    location: LakeLocation, table: str, day: date, dictionary_columns: tuple[str, ...] = ()
-) -> ds.Dataset:
-    """One day of a stream table (all its hours), with the table's explicit schema.
+@contextmanager
+def local_day_files(location: LakeLocation, table: str, day: date) -> Iterator[list[str]]:
+    """One day of a stream table as local Parquet files, sorted by their lake path, for DuckDB's own reader.
 
-    `dictionary_columns` (low-cardinality strings) are read dictionary-encoded: the same values, decoded 2-3x faster.
+    A local lake gives its files as they are. From Blob Storage the day's files are downloaded whole into a
+    temporary directory (removed afterwards): DuckDB reads local Parquet 2-4x faster than a pyarrow dataset scan,
+    and a day is about 17 MB of zstd Parquet per million usage rows, so the download is the smaller cost.
     """
     files = stream_day_files(location, table, day)
-    schema = TABLE_SCHEMAS[table]
-    for name in dictionary_columns:
-        index = schema.get_field_index(name)
-        field = schema.field(index)
-        schema = schema.set(index, field.with_type(pa.dictionary(pa.int32(), field.type)))
-    file_format = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=list(dictionary_columns)))
-    return ds.dataset(files, schema=schema, format=file_format, filesystem=location.filesystem)
+    if location.is_local or not files:
+        yield files
+        return
+    local_fs = pafs.LocalFileSystem()
+    with tempfile.TemporaryDirectory(prefix=f"chargeback-{table}-{day.isoformat()}-") as directory:
+        copies = []
+        for index, path in enumerate(files):
+            copy = f"{directory}/{index:06d}.parquet"
+            pafs.copy_files(path, copy, source_filesystem=location.filesystem, destination_filesystem=local_fs)
+            copies.append(copy)
+        yield copies
 
 
 def stream_dataset(location: LakeLocation, table: str) -> ds.Dataset:

@@ -1,10 +1,12 @@
 """One day's roll-up: deduplicate, aggregate tokens per chargeback key, then price the aggregates (never per row).
 
-Steps, all in DuckDB over the day's pyarrow dataset:
+Steps, all in DuckDB over the day's local Parquet files (its own reader: projected, multi-threaded):
 1. deduplicate by `record_id` (the row first enqueued wins: lowest `eh_enqueued_time`, then partition, then
-   sequence number; duplicates are redeliveries of the same record, so any choice gives the same numbers). Only
-   the few ids seen more than once are ranked; every other row passes untouched (5x faster than ranking all);
-2. aggregate counters and token classes per subscription x product x team/tags x deployment x model x region;
+   sequence number; aggregator/dedup.py). Only the few ids seen more than once are ranked; every other row
+   passes untouched;
+2. aggregate counters and token classes per subscription x product x tags map x deployment x model x region,
+   then derive the team and the canonical (sorted JSON) tags of each group, and merge groups whose tags differ
+   only in order;
 3. resolve each deployment's type and region (deployments map; PTU config makes a deployment provisioned);
 4. join the price row in force on that day (exact model before the model without its date suffix, exact region
    before `*`), and compute costs as DECIMAL (no floating point anywhere);
@@ -19,31 +21,20 @@ that reasoning tokens account for (already in `output_cost`, shown, not added).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
+from aggregator.dedup import ROW_KEY, extra_copies
 from aggregator.ptu import PtuConfig, Share, allocate
+from schemas.arrow import USAGE_SCHEMA
 
 COST_TYPE = "DECIMAL(38,14)"
 COST_ARROW = pa.decimal128(38, 14)
 
-TAG_PAIR, TAG_SEPARATOR = "\x1f", "\x1e"
-"""Separators of the flattened tags key (control characters cannot occur in HTTP header names or values)."""
-DICTIONARY_COLUMNS = (
-    "deployment",
-    "model",
-    "region",
-    "subscription_id",
-    "subscription_name",
-    "product_id",
-    "eh_partition",
-)
-"""Low-cardinality columns read dictionary-encoded (lakeio.stream_day_dataset)."""
 ROLLUP_COLUMNS = (
     "record_id",
     "status_code",
@@ -61,22 +52,13 @@ ROLLUP_COLUMNS = (
     "eh_enqueued_time",
     "eh_partition",
     "eh_sequence_number",
+    "tags",
 )
+"""The only usage columns the roll-up reads (DuckDB pushes the projection into its Parquet reader)."""
 
 RAW_GROUPED_SQL = """
-WITH duplicated AS (
-    -- ids seen more than once, found by a 64-bit hash (cheaper than grouping 10M strings); a hash collision only
-    -- sends two different ids to the exact ranking below, which partitions by the id itself
-    SELECT hash(record_id) AS id_hash FROM day_rows GROUP BY id_hash HAVING count(*) > 1
-),
-extra_copies AS (
-    SELECT row_index FROM day_rows WHERE hash(record_id) IN (SELECT id_hash FROM duplicated)
-    QUALIFY row_number() OVER (
-        PARTITION BY record_id ORDER BY eh_enqueued_time, eh_partition, eh_sequence_number) > 1
-),
-dedup AS (SELECT * FROM day_rows WHERE row_index NOT IN (SELECT row_index FROM extra_copies))
 SELECT
-    subscription_id, subscription_name, product_id, team, tags_key, deployment, model, region,
+    subscription_id, subscription_name, product_id, tags, deployment, model, region,
     count(*) AS requests,
     count(*) FILTER (WHERE status_code < 400) AS successful,
     count(*) FILTER (WHERE status_code >= 400) AS failed,
@@ -89,53 +71,68 @@ SELECT
     coalesce(sum(total_tokens), 0) AS total_tokens,
     coalesce(sum(total_tokens) FILTER (WHERE prompt_tokens IS NULL AND completion_tokens IS NULL), 0)
         AS unsplit_tokens
-FROM dedup
+FROM day_rows {dedup}
 GROUP BY ALL
 """
+"""Aggregated by the raw tags map: the team and the canonical tags text are derived per group, not per row."""
 
 GROUPED_SQL = """
 SELECT
-    r.subscription_id::VARCHAR AS subscription_id, r.subscription_name::VARCHAR AS subscription_name,
-    r.product_id::VARCHAR AS product_id, r.team::VARCHAR AS team, coalesce(k.tags, '{}') AS tags,
-    r.deployment::VARCHAR AS deployment, r.model::VARCHAR AS model,
-    regexp_replace(lower(r.region::VARCHAR), '\\s', '', 'g') AS reported_region,
+    subscription_id::VARCHAR AS subscription_id, subscription_name::VARCHAR AS subscription_name,
+    product_id::VARCHAR AS product_id, team::VARCHAR AS team, tags_json AS tags,
+    deployment::VARCHAR AS deployment, model::VARCHAR AS model,
+    regexp_replace(lower(region::VARCHAR), '\\s', '', 'g') AS reported_region,
     sum(requests)::BIGINT AS requests, sum(successful)::BIGINT AS successful, sum(failed)::BIGINT AS failed,
     sum(requests_without_usage)::BIGINT AS requests_without_usage,
     sum(prompt_tokens)::BIGINT AS prompt_tokens, sum(cached_tokens)::BIGINT AS cached_tokens,
     sum(completion_tokens)::BIGINT AS completion_tokens, sum(reasoning_tokens)::BIGINT AS reasoning_tokens,
     sum(total_tokens)::BIGINT AS total_tokens, sum(unsplit_tokens)::BIGINT AS unsplit_tokens
-FROM raw_grouped r LEFT JOIN tag_keys k ON k.tags_key = r.tags_key
+FROM raw_grouped
 GROUP BY ALL
 """
 
 
-def _tags_key(tags: pa.ChunkedArray) -> pa.ChunkedArray:
-    """A map column flattened to one string per row ('k<US>v<RS>k<US>v'), vectorised; canonicalised later."""
-    chunks = []
-    for chunk in tags.chunks:
-        pairs = pc.binary_join_element_wise(chunk.keys, chunk.items, TAG_PAIR)
-        lists = pa.ListArray.from_arrays(chunk.offsets, pairs, mask=chunk.is_null())
-        chunks.append(pc.binary_join(lists, TAG_SEPARATOR))
-    return pa.chunked_array(chunks, pa.string())
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
-def canonical_tags(key: str | None) -> str:
-    """The flattened key as a JSON object with sorted keys: the same tags in any order are one chargeback key."""
-    if not key:
+def day_rows_sql(files: Sequence[str]) -> str:
+    """The day's rows, read by DuckDB's own Parquet reader (projected, multi-threaded), each with its row key."""
+    columns = ", ".join(ROLLUP_COLUMNS)
+    if not files:
+        return f"SELECT {columns}, NULL::UBIGINT AS {ROW_KEY} FROM empty_usage"
+    listed = ", ".join(_sql_string(f) for f in files)
+    return (
+        f"SELECT {columns}, (file_index::UBIGINT << 32) | file_row_number::UBIGINT AS {ROW_KEY} "
+        f"FROM read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
+    )
+
+
+def canonical_tags(pairs: Sequence[tuple[str, str]] | None) -> str:
+    """A tags map as a JSON object with sorted keys: the same tags in any order are one chargeback key."""
+    if not pairs:
         return "{}"
-    pairs = dict(item.split(TAG_PAIR, 1) for item in key.split(TAG_SEPARATOR))
-    return json.dumps(dict(sorted(pairs.items())), ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(dict(sorted(dict(pairs).items())), ensure_ascii=False, separators=(",", ":"))
 
 
-def prepare_usage(day_usage: ds.Dataset, team_tag: str) -> pa.Table:
-    """Read only what the roll-up needs (multi-threaded), with the team and a flattened tags key computed in Arrow."""
-    team = pc.Expression._call("map_lookup", [pc.field("tags")], pc.MapLookupOptions(pa.scalar(team_tag), "first"))
-    columns = {name: pc.field(name) for name in ROLLUP_COLUMNS} | {"team": team, "tags": pc.field("tags")}
-    table = day_usage.to_table(columns=columns)
-    tags_key = _tags_key(table.column("tags"))
-    table = table.drop_columns(["tags"]).append_column("tags_key", tags_key)
-    row_index = pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), table.num_rows))
-    return table.append_column("row_index", row_index)
+def with_tag_columns(raw_grouped: pa.Table, team_tag: str) -> pa.Table:
+    """Replace the tags map of each group by its canonical JSON text and its team (the `team_tag` value)."""
+    tags_json: list[str] = []
+    teams: list[str | None] = []
+    seen: dict[tuple[tuple[str, str], ...], tuple[str, str | None]] = {}
+    for pairs in raw_grouped.column("tags").to_pylist():
+        key = tuple(pairs or ())
+        if key not in seen:
+            team = next((value for name, value in key if name == team_tag), None)
+            seen[key] = (canonical_tags(key), team)
+        text, team = seen[key]
+        tags_json.append(text)
+        teams.append(team)
+    return (
+        raw_grouped.drop_columns(["tags"])
+        .append_column("tags_json", pa.array(tags_json, pa.string()))
+        .append_column("team", pa.array(teams, pa.string()))
+    )
 
 
 PRICED_SQL = f"""
@@ -330,7 +327,7 @@ def connect() -> duckdb.DuckDBPyConnection:
 
 
 def roll_up_day(
-    day_usage: ds.Dataset,
+    day_files: Sequence[str],
     day: date,
     *,
     prices: pa.Table,
@@ -339,20 +336,28 @@ def roll_up_day(
     team_tag: str,
     threads: int | None = None,
 ) -> dict[str, pa.Table]:
-    """Return `chargeback_daily`, `unpriced` and `ptu_allocation` for one day (pure: reads only its inputs)."""
+    """Return `chargeback_daily`, `unpriced` and `ptu_allocation` for one day from its local Parquet files.
+
+    Pure: reads only its inputs. `day_files` in a stable order (lakeio.local_day_files sorts them): the order
+    breaks ties between exact copies of one event.
+    """
     con = connect()
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     try:
-        con.register("day_usage", day_usage)
         con.register("prices", prices)
         con.register("deployments", deployments)
         con.register("ptu_today", ptu_today_table(ptu, day))
-        con.register("day_rows", prepare_usage(day_usage, team_tag))
-        raw_grouped = con.sql(RAW_GROUPED_SQL).to_arrow_table()
-        keys = sorted({k for k in raw_grouped.column("tags_key").to_pylist() if k is not None})
-        con.register("tag_keys", pa.table({"tags_key": keys, "tags": [canonical_tags(k) for k in keys]}))
-        con.register("raw_grouped", raw_grouped)
+        if not day_files:
+            con.register("empty_usage", USAGE_SCHEMA.empty_table())
+        con.execute(f"CREATE TEMP VIEW day_rows AS {day_rows_sql(day_files)}")
+        copies = extra_copies(con) if day_files else None
+        dedup = ""
+        if copies is not None:
+            con.register("extra_copies", copies)
+            dedup = f"ANTI JOIN extra_copies USING ({ROW_KEY})"
+        raw_grouped = con.sql(RAW_GROUPED_SQL.format(dedup=dedup)).to_arrow_table()
+        con.register("raw_grouped", with_tag_columns(raw_grouped, team_tag))
         grouped = con.sql(GROUPED_SQL).to_arrow_table()
         con.register("grouped", grouped)
         priced = con.sql(PRICED_SQL, params={"day": day}).to_arrow_table()

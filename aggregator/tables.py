@@ -6,13 +6,11 @@ from datetime import date
 from functools import cache
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from aggregator.deployments import DEPLOYMENTS_SCHEMA
 from aggregator.prices import PRICES_SCHEMA
 from aggregator.ptu import PtuConfig
 from aggregator.rollup import roll_up_day, roll_up_month
-from schemas.arrow import USAGE_SCHEMA
 
 DERIVED_TABLES: dict[str, str] = {
     "chargeback_daily": "date",
@@ -25,9 +23,8 @@ DERIVED_TABLES: dict[str, str] = {
 
 @cache
 def derived_schemas() -> dict[str, pa.Schema]:
-    empty = ds.dataset(USAGE_SCHEMA.empty_table())
     tables = roll_up_day(
-        empty,
+        [],
         date(2000, 1, 1),
         prices=PRICES_SCHEMA.empty_table(),
         deployments=DEPLOYMENTS_SCHEMA.empty_table(),
