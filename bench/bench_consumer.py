@@ -5,7 +5,8 @@
   on local disk, driven through the same `PartitionProcessor` the consumer runs (flush state and file checkpoint
   store included). Baseline in the same process: `json.loads` each usage payload + `Table.from_pylist` + Parquet.
 - SDK path: the local Event Hubs server in its own process; the consumer's `EventHubSource` + pipeline in this
-  process against the SDK's `receive_batch` with a handler that only counts, each over the same events.
+  process against the SDK's `receive_batch` with a handler that only counts, each over the same events, alternating
+  and keeping the best of two runs of each.
 - Peak RSS: a child process (the Dockerfile's Arrow pool, the consumer's malloc setting) streams 1 MB request
   bodies (8 chunks each) interleaved 300 records at a time, so more bytes are pending than the cap allows, in
   batches of 50 events; the child's `VmHWM` (its
@@ -323,8 +324,10 @@ def _sdk_figures(quick: bool) -> list[Figure]:
     try:
         with _hub(4) as cs:
             asyncio.run(_send_all(cs, bodies, 4))
-            bare = asyncio.run(_bare_receive(cs, count))
-            ours = asyncio.run(_consumer_receive(cs, count, root))
+            bare, ours = 0.0, 0.0
+            for attempt in range(2):  # alternate, best of two each: the machine is shared
+                bare = max(bare, asyncio.run(_bare_receive(cs, count)))
+                ours = max(ours, asyncio.run(_consumer_receive(cs, count, root / f"run{attempt}")))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return [
@@ -335,7 +338,8 @@ def _sdk_figures(quick: bool) -> list[Figure]:
             "SDK receive_batch, counting only",
             bare,
             ">= 80% of bare",
-            f"{count:,} events over 4 partitions; server in its own process; Parquet and checkpoints included",
+            f"{count:,} events over 4 partitions, best of 2 alternating runs; server in its own process; "
+            "Parquet and checkpoints included",
         )
     ]
 
