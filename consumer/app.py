@@ -24,6 +24,7 @@ from consumer.lake_writer import LakeWriter
 from consumer.memory import arrow_pool, tune_allocators
 from consumer.metrics import ConsumerMetrics, ConsumerStats, configure_exporter
 from consumer.pipeline import Pipeline
+from consumer.redact import describe, safe_url
 from consumer.rotation import RotationPolicy
 from consumer.settings import ConsumerSettings
 from schemas.lake import LakeLocation, open_location, parse_connection_string
@@ -70,7 +71,7 @@ async def run_consumer(settings: ConsumerSettings, *, until_idle: float | None =
         await _ensure(lake)
         await _ensure(checkpoints)
     except OSError as exc:
-        log.error("storage_unavailable", error=f"{type(exc).__name__}: {str(exc)[:500]}")
+        log.error("storage_unavailable", error=describe(exc))
         return ExitCode.UNAVAILABLE
     store, credential = open_checkpoint_store(settings, checkpoints)
     source = EventHubSource(settings, store, stats)
@@ -109,8 +110,8 @@ async def run_consumer(settings: ConsumerSettings, *, until_idle: float | None =
         "consumer_started",
         hub=source.name,
         consumer_group=settings.consumer_group,
-        lake=lake.url,
-        checkpoints=checkpoints.url,
+        lake=safe_url(lake.url),
+        checkpoints=safe_url(checkpoints.url),
         checkpoint_store=type(store).__name__,
         until_idle=until_idle,
         arrow_pool=arrow_pool(),
@@ -132,7 +133,7 @@ async def run_consumer(settings: ConsumerSettings, *, until_idle: float | None =
             running.cancel()
             code = ExitCode.UNAVAILABLE
         except Exception as exc:  # the source gave up (e.g. Event Hubs unreachable)
-            log.error("source_failed", error=f"{type(exc).__name__}: {str(exc)[:500]}")
+            log.error("source_failed", error=describe(exc))
             code = ExitCode.UNAVAILABLE
         if fatal:
             code = ExitCode.FAILURE

@@ -9,6 +9,7 @@ import typer
 from chargeback.exitcodes import ExitCode
 from chargeback.logs import get_logger
 from consumer.errors import ConsumerError
+from consumer.redact import redact
 from schemas.errors import LakeLocationError
 
 log = get_logger("consumer.cli")
@@ -35,13 +36,13 @@ def register(app: typer.Typer) -> None:
         try:
             settings = load_settings()
         except ConsumerError as exc:
-            log.error("invalid_configuration", error=str(exc))
-            typer.echo(str(exc), err=True)
+            log.error("invalid_configuration", error=redact(str(exc)))
+            typer.echo(redact(str(exc)), err=True)
             raise typer.Exit(ExitCode.CONFIG) from None
         try:
             code = asyncio.run(run_consumer(settings, until_idle=until_idle))
         except (LakeLocationError, ConsumerError) as exc:
-            log.error("invalid_configuration", error=str(exc))
-            typer.echo(str(exc), err=True)
+            log.error("invalid_configuration", error=redact(str(exc)))
+            typer.echo(redact(str(exc)), err=True)
             raise typer.Exit(ExitCode.CONFIG) from None
         raise typer.Exit(int(code))

@@ -18,6 +18,7 @@ from azure.eventhub.amqp import AmqpMessageBodyType
 
 from chargeback.logs import get_logger
 from consumer.metrics import ConsumerStats
+from consumer.redact import describe
 from consumer.settings import ConsumerSettings
 from consumer.sources import PartitionSink, Position, SourceEvent
 
@@ -126,7 +127,7 @@ class EventHubSource:
         log.warning(
             "eventhub_error",
             partition=context.partition_id if context else None,
-            error=f"{type(error).__name__}: {str(error)[:500]}",
+            error=describe(error),
         )
 
     async def run(self, sink: PartitionSink, stop: asyncio.Event) -> None:

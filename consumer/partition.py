@@ -19,6 +19,7 @@ from consumer.flush_state import FlushState, FlushStateStore
 from consumer.lake_writer import LakeWriter, file_stem
 from consumer.metrics import ConsumerMetrics
 from consumer.outputs import Batch
+from consumer.redact import describe
 from consumer.retry import retry_async_forever
 from consumer.rotation import RotationPolicy
 from consumer.rows import Hour, TableSource, UsageConverter, dead_letter_sources, payload_sources
@@ -94,7 +95,7 @@ class PartitionProcessor:
 
     def _fail(self, exc: BaseException) -> None:
         self.failed = exc
-        log.error("partition_failed", partition=self.partition, error=f"{type(exc).__name__}: {str(exc)[:500]}")
+        log.error("partition_failed", partition=self.partition, error=describe(exc))
         self.on_fatal(exc)
 
     async def _on_events(self, events: Sequence[SourceEvent]) -> None:

@@ -16,6 +16,7 @@ from tenacity import (
 
 from chargeback.logs import get_logger
 from consumer.errors import ConsumerError
+from consumer.redact import describe
 
 T = TypeVar("T")
 log = get_logger("consumer.retry")
@@ -27,7 +28,7 @@ def _log_attempt(state: RetryCallState) -> None:
         "storage_retry",
         operation=getattr(state.fn, "__qualname__", "?") if state.fn else "?",
         attempt=state.attempt_number,
-        error=f"{type(exc).__name__}: {str(exc)[:300]}",
+        error=describe(exc, 300) if exc else None,
     )
 
 
