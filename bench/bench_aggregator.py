@@ -4,6 +4,7 @@ Both roll-ups do the same work on the same Parquet files of one lake day: read, 
 (1% of rows are redeliveries), aggregate tokens per subscription x product x team x deployment x model, and price
 the aggregates with the price in force that day. Each runs in its own subprocess so peak RSS is its own
 (`ru_maxrss` of the child). pandas is what an analyst reaches for (pyarrow engine, vectorised groupby, float money).
+The run fails unless both give the same requests, tokens and cost per deployment.
 """
 
 from __future__ import annotations
@@ -262,9 +263,16 @@ def run(quick: bool) -> list[Figure]:
     started = time.perf_counter()
     build_lake(lake, rows)
     print(f"   lake of {rows:,} rows ready in {time.perf_counter() - started:.0f} s", flush=True)
-    ours = measure("ours", lake)
-    theirs = measure("pandas", lake)
+    # The machine is shared: each side runs REPEATS times, alternating, and keeps its fastest run (same for both).
+    repeats = int(os.environ.get("BENCH_AGGREGATOR_REPEATS", 1 if quick else 2))
+    runs: dict[str, list[dict]] = {"ours": [], "pandas": []}
+    for _ in range(repeats):
+        for kind, results in runs.items():
+            results.append(measure(kind, lake))
+    ours = min(runs["ours"], key=lambda r: r["seconds"])
+    theirs = min(runs["pandas"], key=lambda r: r["seconds"])
     agree(ours["by_deployment"], theirs["by_deployment"])
+    spread = {k: "/".join(f"{r['seconds']:.1f}" for r in v) for k, v in runs.items()}
     sql = measure("sql", lake)
     label = f"{rows / 1e6:g}M"
     return [
@@ -275,7 +283,8 @@ def run(quick: bool) -> list[Figure]:
             baseline="pandas 3 same roll-up",
             baseline_value=rows / theirs["seconds"],
             target=">= 10x pandas",
-            notes=f"ours {ours['seconds']:.2f} s vs pandas {theirs['seconds']:.2f} s; 1% duplicates",
+            notes=f"best of {repeats}: ours {ours['seconds']:.2f} s ({spread['ours']}) vs pandas "
+            f"{theirs['seconds']:.2f} s ({spread['pandas']}); 1% duplicates; same totals per deployment",
         ),
         Figure(
             f"daily roll-up peak memory, {label} rows",
