@@ -150,6 +150,9 @@ class EventHubSource:
         stopping = asyncio.create_task(stop.wait())
         try:
             await asyncio.wait({receiving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            # Flush before closing the client: the SDK runs on_partition_close in a task it may cancel (a second
+            # stop() from receive_batch's own cleanup), and asyncio.run would cancel it too once we return.
+            await sink.drain()
         finally:
             stopping.cancel()
             await client.close()

@@ -10,11 +10,11 @@ event and rewrites files of the same names and contents.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from consumer.errors import CheckpointStoreError
+from consumer.lake_writer import publish, temporary_name
 from consumer.retry import retry_forever
 from schemas.lake import LakeLocation
 
@@ -62,9 +62,12 @@ class FlushStateStore:
         fs = self.location.filesystem
         try:
             with fs.open_input_stream(self._path(partition)) as stream:
-                return FlushState.from_json(stream.read())
+                data = stream.read()
         except FileNotFoundError:
             return FlushState()
+        if not data:
+            raise OSError(f"flush state of partition {partition} is being written: retrying")
+        return FlushState.from_json(data)
 
     def save_sync(self, partition: str, state: FlushState) -> None:
         fs = self.location.filesystem
@@ -72,11 +75,10 @@ class FlushStateStore:
             fs.create_dir(self.directory, recursive=True)
             self._created = True
         path = self._path(partition)
-        target = f"{path}.tmp-{uuid.uuid4().hex}" if self.location.is_local else path
+        target = temporary_name(path)
         with fs.open_output_stream(target) as stream:
             stream.write(state.to_json())
-        if target != path:
-            fs.move(target, path)
+        publish(self.location, target, path)
 
     async def load(self, partition: str, on_failure: Callable[[], None] | None = None) -> FlushState:
         return await retry_forever(lambda: self.load_sync(partition), on_failure=on_failure)

@@ -1,8 +1,10 @@
 """Parquet files in the lake, named from stream coordinates so a replay rewrites the same objects.
 
 `<table>/event_date=YYYY-MM-DD/event_hour=HH/<hub>-p<partition>-<first seq>-<last seq>.parquet`, zstd, the
-explicit Arrow schemas of `schemas.arrow`. Local files are written under a temporary name and renamed; a Blob
-is committed whole when its stream closes, so a reader never sees half a file either way.
+explicit Arrow schemas of `schemas.arrow`. Every file is first written under a hidden temporary name (a leading
+`.`, which dataset readers skip and `*.parquet` globs do not match), then renamed (local) or copied server-side and
+deleted (Blob: pyarrow creates an empty blob when a stream opens, and flat-namespace accounts cannot rename), so
+a reader never sees a partial file at the final name.
 """
 
 from __future__ import annotations
@@ -26,6 +28,21 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 def file_stem(hub: str, partition: str, first_sequence: int, last_sequence: int) -> str:
     return f"{_UNSAFE.sub('_', hub)}-p{_UNSAFE.sub('_', partition)}-{first_sequence:020d}-{last_sequence:020d}"
+
+
+def temporary_name(path: str) -> str:
+    directory, _, name = path.rpartition("/")
+    return f"{directory}/.{name}.tmp-{uuid.uuid4().hex}"
+
+
+def publish(location: LakeLocation, temporary: str, path: str) -> None:
+    """Make a finished temporary file visible under its final name, atomically for readers."""
+    fs = location.filesystem
+    if location.is_local:
+        fs.move(temporary, path)
+        return
+    fs.copy_file(temporary, path)
+    fs.delete_file(temporary)
 
 
 @dataclass(frozen=True)
@@ -52,7 +69,7 @@ class LakeWriter:
         directory = self.location.partition_dir(table_name, hour)
         path = f"{directory}/{stem}.parquet"
         fs = self.location.filesystem
-        target = f"{path}.tmp-{uuid.uuid4().hex}" if self.location.is_local else path
+        target = temporary_name(path)
         rows = 0
         writer: pq.ParquetWriter | None = None
         try:
@@ -71,8 +88,7 @@ class LakeWriter:
                 writer.close()
         if writer is None:
             return None
-        if target != path:
-            fs.move(target, path)
+        publish(self.location, target, path)
         return WrittenFile(table_name, path, rows)
 
     async def write(

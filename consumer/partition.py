@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -63,11 +64,15 @@ class PartitionProcessor:
         self.caught_up = False
         """No events arrived within the idle interval since the last batch (logged once per idle spell)."""
         self._predecessor: dict[int, Position] = {}
+        self._lock = asyncio.Lock()
+        """One operation at a time: the source's handler, an idle flush and a shutdown drain may overlap."""
+        self.closed = False
         """sequence number -> the event before it, for events the low watermark may still point at."""
 
     @property
     def dirty(self) -> bool:
-        return not self.batch.empty
+        """Output not yet durably in the lake (a batch, or a flush still writing)."""
+        return not self.batch.empty or self._lock.locked()
 
     async def open(self, start: Position | None) -> None:
         self.decoder.forget_partition(self.partition)
@@ -85,13 +90,14 @@ class PartitionProcessor:
     async def on_events(self, events: Sequence[SourceEvent]) -> None:
         """Feed events in order. An unexpected error stops this partition for good (fail-stop): skipping events
         would lose them, so the process is asked to exit and its successor replays from the checkpoint."""
-        if self.failed is not None:
-            return
-        try:
-            await self._on_events(events)
-        except Exception as exc:
-            self._fail(exc)
-            raise
+        async with self._lock:
+            if self.failed is not None or self.closed:
+                return
+            try:
+                await self._on_events(events)
+            except Exception as exc:
+                self._fail(exc)
+                raise
 
     def _fail(self, exc: BaseException) -> None:
         self.failed = exc
@@ -118,7 +124,11 @@ class PartitionProcessor:
 
     async def flush(self) -> None:
         """Write what the batch holds, then checkpoint at the watermark."""
-        if self.failed is not None:
+        async with self._lock:
+            await self._flush_or_fail()
+
+    async def _flush_or_fail(self) -> None:
+        if self.failed is not None or self.closed:
             return
         try:
             await self._flush()
@@ -142,13 +152,16 @@ class PartitionProcessor:
         await self._advance_checkpoint()
 
     async def close(self, *, flush: bool) -> None:
-        try:
-            if flush:
-                await self.flush()
-        finally:
-            self.decoder.forget_partition(self.partition)
-            self.batch = Batch(self.partition)
-            self._predecessor.clear()
+        """Flush (shutdown) or drop (ownership lost) what is held; afterwards events are ignored."""
+        async with self._lock:
+            try:
+                if flush:
+                    await self._flush_or_fail()
+            finally:
+                self.closed = True
+                self.decoder.forget_partition(self.partition)
+                self.batch = Batch(self.partition)
+                self._predecessor.clear()
 
     # -- internals -------------------------------------------------------------------------------------------
     async def _reconcile(self) -> None:

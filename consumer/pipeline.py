@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 
 from chargeback.logs import get_logger
@@ -75,6 +76,11 @@ class Pipeline:
                 last = processor.last.sequence_number if processor.last else None
                 log.info("partition_caught_up", partition=partition, last_sequence=last)
             await processor.flush()
+
+    async def drain(self) -> None:
+        """Shutdown: flush and checkpoint every owned partition, then ignore further events (they are re-read by
+        whoever owns the partition next: nothing after the last checkpoint is lost)."""
+        await asyncio.gather(*(p.close(flush=True) for p in list(self.partitions.values())))
 
     async def close_partition(self, partition: str, *, flush: bool) -> None:
         processor = self.partitions.pop(partition, None)

@@ -42,6 +42,10 @@ class PartitionSink(Protocol):
 
     async def close_partition(self, partition: str, *, flush: bool) -> None: ...
 
+    async def drain(self) -> None:
+        """Flush and checkpoint everything held, before the source closes its partitions."""
+        ...
+
 
 class EventSource(Protocol):
     name: str
