@@ -13,15 +13,3 @@ class ConfigError(ConsumerError):
 
 class CheckpointStoreError(ConsumerError):
     """The checkpoint location cannot be used (bad URL, unreadable state)."""
-
-
-class LakeWriteError(ConsumerError):
-    """Writing to the lake failed and retrying was abandoned (shutdown)."""
-
-
-class SourceError(ConsumerError):
-    """The event source (Event Hubs) could not be reached or configured."""
-
-
-class ShutdownTimeout(ConsumerError):
-    """Flushing and checkpointing did not finish within the shutdown deadline."""
