@@ -40,14 +40,18 @@ def sigkill_ten_times(hub: Any, work: Path, count: int, seed: int = 11) -> Outco
     send(hub.connection_string("usage"), route(records))
     env = local_env(hub, work)
     rng = random.Random(seed)
+    progress = []
     for attempt in range(10):
         proc = env.start(until_idle=None, name=f"killed-{attempt}")
         time.sleep(rng.uniform(1.5, 4.0))
         if proc.poll() is not None:
             raise AssertionError(f"consumer died by itself on attempt {attempt}; see {env.logs}")
         kill(proc)
+        progress.append(sum(1 for _ in (work / "lake").rglob("*.parquet")))
     env.run_until_idle(name="final")
-    return account("SIGKILL x10 mid-run", records, env.lake_url, None, started)
+    return account(
+        "SIGKILL x10 mid-run", records, env.lake_url, None, started, notes=f"lake files at each kill: {progress}"
+    )
 
 
 def duplicated_and_reordered(hub: Any, work: Path, count: int, seed: int = 12) -> Outcome:
