@@ -127,7 +127,7 @@ async def _run_hub_and_send(messages: list, progress: Progress) -> tuple[LocalHu
 
 
 def run_demo(out: Path, *, calls: int, month: date, console: Console | None = None) -> int:
-    console = console or Console()
+    console = console or Console(width=max(110, Console().width))
     logging.getLogger("localhub").setLevel(logging.WARNING)
     paths = DemoPaths(out.resolve())
     started = time.perf_counter()
