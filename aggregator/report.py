@@ -91,7 +91,8 @@ def collect(con: duckdb.DuckDBPyConnection, first: date) -> ReportData:
             f"sum(prompt_tokens + completion_tokens) FROM unpriced WHERE {month} GROUP BY ALL ORDER BY 5 DESC"
         ),
         ptu=rows(
-            f"SELECT deployment, coalesce(team, '{UNALLOCATED}'), sum(allocated_cost), sum(tokens) "
+            f"SELECT deployment, coalesce(team, CASE WHEN status = 'idle' THEN '{UNALLOCATED}' ELSE '{NO_TEAM}' END), "
+            "sum(allocated_cost), sum(tokens) "
             f"FROM ptu_allocation WHERE {month} GROUP BY ALL ORDER BY ALL"
         ),
         dead_letters=rows(
