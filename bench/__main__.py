@@ -1,9 +1,12 @@
-"""`python -m bench [--quick] [--only NAME]`: run every benchmark and rewrite bench/README.md's table."""
+"""`python -m bench [--quick] [--only NAME]...`: run the benchmarks and rewrite bench/README.md's table.
+
+With `--only`, only the rows of the modules that ran are replaced; the others keep their last measurement."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import platform
 import re
 import sys
@@ -24,23 +27,38 @@ def _fmt(value: float | None) -> str:
     return f"{value:,.3g}"
 
 
-def render(figures: list[tuple[str, Figure]], seconds: float) -> str:
-    lines = [
-        START,
-        f"Last run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, Python {platform.python_version()}, "
-        f"{platform.machine()}, took {seconds:.0f} s.",
-        "",
-        "| module | benchmark | figure | unit | baseline (same run) | baseline figure | ratio | target | notes |",
-        "|---|---|---|---|---|---|---|---|---|",
+HEADER = (
+    "| module | benchmark | figure | unit | baseline (same run) | baseline figure | ratio | target | notes "
+    "| measured |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+)
+
+
+def row(module: str, fig: Figure, measured: str) -> str:
+    ratio = f"{fig.ratio:.2f}x" if fig.ratio is not None else ""
+    return (
+        f"| {module} | {fig.benchmark} | {_fmt(fig.value)} | {fig.unit} | {fig.baseline} | "
+        f"{_fmt(fig.baseline_value)} | {ratio} | {fig.target} | {fig.notes} | {measured} |"
+    )
+
+
+def existing_rows(text: str) -> list[str]:
+    """Rows of the current table (so a partial run replaces only the modules it ran)."""
+    block = re.search(re.escape(START) + "(.*?)" + re.escape(END), text, flags=re.S)
+    if not block:
+        return []
+    return [
+        line
+        for line in block.group(1).splitlines()
+        if line.startswith("| ") and line not in HEADER and not line.startswith("| module |")
     ]
-    for module, fig in figures:
-        ratio = f"{fig.ratio:.2f}x" if fig.ratio is not None else ""
-        lines.append(
-            f"| {module} | {fig.benchmark} | {_fmt(fig.value)} | {fig.unit} | {fig.baseline} | "
-            f"{_fmt(fig.baseline_value)} | {ratio} | {fig.target} | {fig.notes} |"
-        )
-    lines.append(END)
-    return "\n".join(lines)
+
+
+def render(rows: list[str]) -> str:
+    machine = f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores"
+    return "\n".join(
+        [START, f"Machine: {machine}. `measured` is when each row's module last ran.", "", *HEADER, *rows, END]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,23 +70,32 @@ def main(argv: list[str] | None = None) -> int:
     names = sorted(p.stem for p in HERE.glob("bench_*.py"))
     if args.only:
         names = [n for n in names if n.removeprefix("bench_") in args.only or n in args.only]
-    started = time.perf_counter()
-    results: list[tuple[str, Figure]] = []
-    for name in names:
-        module = importlib.import_module(f"bench.{name}")
-        print(f"== {name}", flush=True)
-        for fig in module.run(quick=args.quick):
-            ratio = f" ({fig.ratio:.2f}x {fig.baseline})" if fig.ratio is not None else ""
-            print(f"   {fig.benchmark}: {_fmt(fig.value)} {fig.unit}{ratio}", flush=True)
-            results.append((name.removeprefix("bench_"), fig))
-    table = render(results, time.perf_counter() - started)
-    if args.no_write or args.only:
-        print(table)
-        return 0
     readme = HERE / "README.md"
     text = readme.read_text(encoding="utf-8")
-    text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: table, text, flags=re.S)
-    readme.write_text(text, encoding="utf-8")
+    fresh: dict[str, list[str]] = {}
+    for name in names:
+        module = importlib.import_module(f"bench.{name}")
+        short = name.removeprefix("bench_")
+        print(f"== {name}", flush=True)
+        started = time.perf_counter()
+        figures = module.run(quick=args.quick)
+        measured = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()) + f" ({time.perf_counter() - started:.0f} s)"
+        for fig in figures:
+            ratio = f" ({fig.ratio:.2f}x {fig.baseline})" if fig.ratio is not None else ""
+            print(f"   {fig.benchmark}: {_fmt(fig.value)} {fig.unit}{ratio}", flush=True)
+        fresh[short] = [row(short, fig, measured + (" quick" if args.quick else "")) for fig in figures]
+    kept = [line for line in existing_rows(text) if line.split("|")[1].strip() not in fresh]
+    order = sorted({*fresh, *(line.split("|")[1].strip() for line in kept)})
+    rows = [
+        r for module in order for r in (fresh.get(module) or [k for k in kept if k.split("|")[1].strip() == module])
+    ]
+    table = render(rows)
+    if args.no_write:
+        print(table)
+        return 0
+    readme.write_text(
+        re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: table, text, flags=re.S), encoding="utf-8"
+    )
     print(f"wrote {readme}")
     return 0
 
