@@ -177,12 +177,15 @@ class ConsumerEnv:
             env["CHARGEBACK_STORAGE_CONNECTION_STRING"] = self.storage_connection_string
         return env
 
-    def start(self, *, until_idle: float | None = 4.0, name: str = "consumer") -> subprocess.Popen:
+    def start(
+        self, *, until_idle: float | None = 4.0, name: str = "consumer", log_level: str | None = None
+    ) -> subprocess.Popen:
         args = [sys.executable, "-m", "chargeback", "consume"]
         if until_idle is not None:
             args += ["--until-idle", str(until_idle)]
+        env = self.environ() | ({"CHARGEBACK_LOG_LEVEL": log_level} if log_level else {})
         log = open(self.logs / f"{name}.log", "ab") if self.logs else subprocess.DEVNULL  # noqa: SIM115
-        return subprocess.Popen(args, env=self.environ(), stdout=log, stderr=log, start_new_session=True)
+        return subprocess.Popen(args, env=env, stdout=log, stderr=log, start_new_session=True)
 
     def run_until_idle(self, *, timeout: float = 300, name: str = "consumer") -> None:
         proc = self.start(name=name)

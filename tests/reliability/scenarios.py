@@ -34,20 +34,32 @@ def clean_run(hub: Any, work: Path, count: int, seed: int = 10) -> Outcome:
     return account("no fault (baseline)", records, env.lake_url, None, started)
 
 
+def _lake_files(work: Path) -> int:
+    return sum(1 for _ in (work / "lake").rglob("*.parquet"))
+
+
 def sigkill_ten_times(hub: Any, work: Path, count: int, seed: int = 11) -> Outcome:
+    """Each run is killed at a random moment after it has written something new, so every kill lands mid-run:
+    between flushes, inside one, or between a flush and its checkpoint."""
     started = time.perf_counter()
     records = make_records(count, seed=seed)
     send(hub.connection_string("usage"), route(records))
-    env = local_env(hub, work)
+    env = local_env(hub, work, CHARGEBACK_FLUSH_MAX_ROWS="1500")
     rng = random.Random(seed)
     progress = []
     for attempt in range(10):
+        before = _lake_files(work)
         proc = env.start(until_idle=None, name=f"killed-{attempt}")
-        time.sleep(rng.uniform(1.5, 4.0))
-        if proc.poll() is not None:
-            raise AssertionError(f"consumer died by itself on attempt {attempt}; see {env.logs}")
+        deadline = time.monotonic() + 120
+        while _lake_files(work) <= before:
+            if proc.poll() is not None:
+                raise AssertionError(f"consumer exited by itself on attempt {attempt}; see {env.logs}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no progress in 120 s on attempt {attempt}; see {env.logs}")
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 1.5))
         kill(proc)
-        progress.append(sum(1 for _ in (work / "lake").rglob("*.parquet")))
+        progress.append(_lake_files(work))
     env.run_until_idle(name="final")
     return account(
         "SIGKILL x10 mid-run", records, env.lake_url, None, started, notes=f"lake files at each kill: {progress}"
@@ -177,17 +189,32 @@ def two_consumers_one_killed(hub: Any, work: Path, count: int, seed: int = 16) -
     records = make_records(count, seed=seed)
     send(hub.connection_string("usage"), route(records))
     env = local_env(hub, work)
-    victim = env.start(until_idle=None, name="victim")
+    env.extra["CHARGEBACK_FLUSH_MAX_ROWS"] = "1500"
+    victim = env.start(until_idle=None, name="victim", log_level="INFO")
     survivor = env.start(until_idle=12, name="survivor")
     try:
-        time.sleep(5)
+        deadline = time.monotonic() + 120
+        while _lake_files(work) < 6 and time.monotonic() < deadline:  # both are writing: kill mid-run
+            time.sleep(0.05)
+        time.sleep(1.0)
         if victim.poll() is not None:
             raise AssertionError(f"the victim exited by itself; see {env.logs}")
+        killed_at = _lake_files(work)
         kill(victim)
+        owned = (work / "logs" / "victim.log").read_text(encoding="utf-8").count('"partition_opened"')
+        if not owned:
+            raise AssertionError("the victim owned no partition when it was killed: nothing was taken over")
         code = survivor.wait(timeout=600)
     finally:
         kill(victim)
         kill(survivor)
     if code != 0:
         raise AssertionError(f"survivor exited {code}; see {env.logs}")
-    return account("two consumers, one SIGKILLed", records, env.lake_url, None, started)
+    return account(
+        "two consumers, one SIGKILLed",
+        records,
+        env.lake_url,
+        None,
+        started,
+        notes=f"victim killed owning {owned} partition(s), {killed_at} lake files written",
+    )
