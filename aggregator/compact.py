@@ -5,8 +5,8 @@ explicit schema and written as one `compacted-<digest>.parquet` (zstd, row group
 lists the files it replaces; once it is complete, the sources are deleted. Rows are neither changed nor reordered
 within a file, so every query over the table gives the same result.
 
-What "atomic" means here: the compacted file appears in one step (local: renamed from a hidden temporary name;
-Blob: one committed block blob). Between its appearance and the deletion of the sources (milliseconds), raw views
+What "atomic" means here: the compacted file appears in one step (written under a hidden temporary name, then renamed
+locally or server-side copied on Blob: `LakeLocation.publish`). Between its appearance and the deletion of the sources (milliseconds), raw views
 (`usage_raw`, `payloads`) could see both copies; the deduplicated `usage` view and every roll-up dedupe by
 `record_id`, so they cannot. If the run dies in that window, the next run finds the sources listed in the compacted
 file's footer and deletes them first: nothing is lost, nothing stays doubled.
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -95,13 +94,12 @@ def compact_hour(location: LakeLocation, table: str, directory: str, result: Com
     final = f"{directory}/{COMPACTED_PREFIX}{digest}.parquet"
     metadata = dict(TABLE_SCHEMAS[table].metadata or {}) | {SOURCES_KEY: json.dumps(sources).encode()}
     data = data.replace_schema_metadata(metadata)
-    target = f"{directory}/.{uuid.uuid4().hex}.tmp" if location.is_local else final
+    target = location.temporary_path(final)
     pq.write_table(data, target, filesystem=fs, compression="zstd", row_group_size=ROW_GROUP_ROWS)
     if pq.read_metadata(target, filesystem=fs).num_rows != data.num_rows:
         fs.delete_file(target)
         raise OSError(f"compacted file {target} does not hold the {data.num_rows} rows written; sources kept")
-    if target != final:
-        fs.move(target, final)
+    location.publish(target, final)
     for info in files:
         if info.path != final:
             fs.delete_file(info.path)

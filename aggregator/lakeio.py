@@ -4,16 +4,15 @@ Stream tables (written by the consumer) are read as pyarrow datasets over the Hi
 `<table>/event_date=YYYY-MM-DD/event_hour=HH/*.parquet`. Derived tables are written one file per partition,
 `<table>/<key>=<value>/part-0.parquet`, replaced whole:
 
-- local directory: written to a hidden temporary name, then renamed over the old file (rename is atomic);
-- Blob Storage: uploaded straight to the final name. A block blob becomes visible only when its block list is
-  committed, and the commit replaces the previous blob in one step, so a reader sees the old file or the new one,
-  never a mix. (A flat-namespace account has no rename, so there is no temporary name there.)
+written to a hidden temporary name, then published under the final name by `LakeLocation.write_parquet`
+(schemas/lake.py): a rename locally, a server-side copy then a delete on Blob Storage (pyarrow creates an empty blob
+as soon as a write starts, and flat-namespace accounts cannot rename), so a reader sees the old file or the whole
+new one, never an empty or partial one.
 """
 
 from __future__ import annotations
 
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -21,7 +20,6 @@ from datetime import date
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 
 from aggregator.errors import LakeNotFoundError
 from schemas.arrow import TABLE_SCHEMAS
@@ -138,12 +136,7 @@ def replace_partition(location: LakeLocation, table: str, key: str, value: str, 
     directory = partition_dir(location, table, key, value)
     fs.create_dir(directory, recursive=True)
     final = f"{directory}/{PART_FILE}"
-    if location.is_local:
-        temporary = f"{directory}/.{PART_FILE}.{uuid.uuid4().hex}.tmp"
-        pq.write_table(data, temporary, filesystem=fs, compression="zstd", row_group_size=ROW_GROUP_ROWS)
-        fs.move(temporary, final)
-    else:
-        pq.write_table(data, final, filesystem=fs, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+    location.write_parquet(data, final, compression="zstd", row_group_size=ROW_GROUP_ROWS)
     for info in fs.get_file_info(pafs.FileSelector(directory)):
         if info.type == pafs.FileType.File and info.path != final and not info.base_name.startswith("."):
             fs.delete_file(info.path)

@@ -15,12 +15,15 @@ Layout under the location: `<table>/event_date=YYYY-MM-DD/event_hour=HH/<file>.p
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pyarrow as pa
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 from schemas.errors import LakeLocationError
 
@@ -66,6 +69,28 @@ class LakeLocation:
     def exists(self) -> bool:
         info = self.filesystem.get_file_info(self.root)
         return info.type == pafs.FileType.Directory
+
+    @staticmethod
+    def temporary_path(path: str) -> str:
+        """A hidden sibling (leading `.`: dataset readers skip it, `*.parquet` globs do not match it)."""
+        directory, _, name = path.rpartition("/")
+        return f"{directory}/.{name}.tmp-{uuid.uuid4().hex}"
+
+    def publish(self, temporary: str, path: str) -> None:
+        """Make a finished temporary file visible under its final name at once: a rename locally; on Blob a
+        server-side copy then a delete (flat-namespace accounts cannot rename, and pyarrow creates an empty blob
+        as soon as a write starts, so writing in place would show readers an empty or partial file)."""
+        if self.is_local:
+            self.filesystem.move(temporary, path)
+            return
+        self.filesystem.copy_file(temporary, path)
+        self.filesystem.delete_file(temporary)
+
+    def write_parquet(self, table: pa.Table, path: str, **options: object) -> None:
+        """Write `table` to `path` so that readers see either the old file or the whole new one."""
+        temporary = self.temporary_path(path)
+        pq.write_table(table, temporary, filesystem=self.filesystem, **options)
+        self.publish(temporary, path)
 
 
 def open_location(url: str, *, connection_string: str | None = None) -> LakeLocation:
