@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 from collections import Counter, OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -29,6 +30,7 @@ from schemas.limits import (
 
 Rejected = DeadLetterRecord
 _KINDS = {kind.value: kind for kind in RecordKind}
+_KINDS_BY_BYTES = {kind.value.encode("ascii"): kind for kind in RecordKind}
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,13 +113,17 @@ def _is_int(value: object) -> bool:
 
 # The canonical serialization (section 2) of a valid envelope, parsed and validated by one match; anything else
 # (other member order, white space, a bad value) takes the general path, which explains what is wrong.
-_CANONICAL = re.compile(
+_CANONICAL_HEADER = (
     rb'\{"v":1,"record_id":"([A-Za-z0-9._:-]{1,128})","kind":"(usage|request_body|response_body)",'
     rb'"chunk_index":(0|[1-9][0-9]{0,8}),"chunk_count":([1-9][0-9]{0,8}),"total_bytes":(0|[1-9][0-9]{0,15}),'
     rb'"original_bytes":(0|[1-9][0-9]{0,15}),"sha256":"([0-9a-f]{64})","encoding":"base64",'
     rb'"content_type":"([ !#-\[\]-~]{0,128})","emitted_at":"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}'
-    rb'\.[0-9]{7}Z)","data":"([A-Za-z0-9+/=]*)"\}'
+    rb'\.[0-9]{7}Z)","data":"'
 )
+_CANONICAL = re.compile(_CANONICAL_HEADER + rb'([A-Za-z0-9+/=]*)"\}')
+_HEADER = re.compile(_CANONICAL_HEADER)
+"""Everything up to `data`: the batch path lets strict base64 decoding check `data` (the regex engine scans those
+characters one at a time, about twice as slowly), which accepts exactly the characters `_CANONICAL` allows."""
 
 
 def _parse_canonical(body: bytes, meta: EventMeta) -> Envelope | None:
@@ -276,6 +282,85 @@ class Reassembler:
         for item in out:
             self.stats["completed" if isinstance(item, CompletedRecord) else f"rejected.{item.reason.value}"] += 1
         return out
+
+    def feed_many(self, bodies: Sequence[bytes], metas: Sequence[EventMeta]) -> list[list[Output]]:
+        """Take messages in stream order; return what each one completed or rejected.
+
+        Exactly `[self.feed(body, meta) for body, meta in zip(bodies, metas)]` (same outputs, order, state and
+        stats), with the common case inlined: a canonical single-chunk envelope whose record is neither pending nor
+        recently completed, whose data decodes to `total_bytes` and whose SHA-256 verifies. Anything else, and
+        anything that would reject, goes through `feed` itself before any state changes.
+        """
+        results: list[list[Output]] = []
+        stream_time = self._stream_time
+        recent = self._recent
+        pending = self._pending
+        by_partition = self._by_partition
+        max_record_bytes = self.config.max_record_bytes
+        completed_memory = self.config.completed_memory
+        match_header = _HEADER.match
+        a2b = binascii.a2b_base64
+        sha256 = hashlib.sha256
+        kinds = _KINDS_BY_BYTES
+        completed = 0
+        for body, meta in zip(bodies, metas, strict=True):
+            partition = meta.partition
+            previous = stream_time.get(partition)
+            if previous is None or meta.enqueued_time > previous:
+                stream_time[partition] = meta.enqueued_time
+            match = match_header(body)
+            if match is not None and match[3] == b"0" and match[4] == b"1":
+                end = match.end()
+                total = int(match[5])
+                original = int(match[6])
+                record_id = match[1].decode("ascii")
+                if (
+                    original >= total
+                    and total <= max_record_bytes
+                    and len(body) >= end + 2
+                    and body.endswith(b'"}')
+                    and (meta.partition_key is None or meta.partition_key == record_id)
+                ):
+                    try:
+                        payload = a2b(body[end:-2], strict_mode=True)
+                    except (binascii.Error, ValueError):
+                        payload = None
+                    kind = kinds[match[2]]
+                    key = (partition, record_id, kind.value)
+                    if (
+                        payload is not None
+                        and len(payload) == total
+                        and key not in recent
+                        and key not in pending
+                        and sha256(payload).hexdigest() == (sha := match[7].decode("ascii"))
+                    ):
+                        recent[key] = sha
+                        if len(recent) > completed_memory:
+                            recent.popitem(last=False)
+                        out: list[Output] = [
+                            CompletedRecord(
+                                record_id,
+                                kind,
+                                payload,
+                                original,
+                                match[8].decode("ascii"),
+                                match[9].decode("ascii"),
+                                meta,
+                                meta.sequence_number,
+                            )
+                        ]
+                        completed += 1
+                        if by_partition.get(partition):
+                            self._expire_partition(partition, out)
+                            for item in out[1:]:
+                                self.stats[f"rejected.{item.reason.value}"] += 1  # type: ignore[union-attr]
+                        results.append(out)
+                        continue
+            results.append(self.feed(body, meta))
+        if completed:
+            self.stats["events"] += completed
+            self.stats["completed"] += completed
+        return results
 
     def expire(self, partition: str, now: datetime) -> list[DeadLetterRecord]:
         """Advance a partition's event time (e.g. from its last-enqueued time while idle) and expire by TTL."""
