@@ -19,13 +19,13 @@ from chargeback.logs import get_logger
 from consumer.flush_state import FlushState, FlushStateStore
 from consumer.lake_writer import LakeWriter, file_stem
 from consumer.metrics import ConsumerMetrics
-from consumer.outputs import Batch
+from consumer.outputs import Batch, Output
 from consumer.redact import describe
 from consumer.retry import retry_async_forever
 from consumer.rotation import RotationPolicy
 from consumer.rows import Hour, TableSource, UsageConverter, dead_letter_sources, payload_sources
 from consumer.sources import Decoder, Position, SourceEvent
-from schemas.reassembler import EventMeta
+from schemas.reassembler import CompletedRecord, EventMeta
 
 log = get_logger("consumer.partition")
 Checkpointer = Callable[[str, Position], Awaitable[None]]
@@ -105,22 +105,53 @@ class PartitionProcessor:
         self.on_fatal(exc)
 
     async def _on_events(self, events: Sequence[SourceEvent]) -> None:
+        fresh: list[SourceEvent] = []
+        last = self.last
+        predecessor = self._predecessor
         for event in events:
             seq = event.sequence_number
-            if self.last is not None:
-                if seq <= self.last.sequence_number:
+            if last is not None:
+                if seq <= last.sequence_number:
                     continue  # never feed an event twice in one session
-                self._predecessor[seq] = self.last
-            self.last = Position(seq, event.offset)
-            outputs = self.decoder.feed(event.body, EventMeta(self.partition, seq, event.offset, event.enqueued_time))
-            if self.state.flushed_through is not None and seq <= self.state.flushed_through:
+                predecessor[seq] = last
+            last = Position(seq, event.offset)
+            fresh.append(event)
+        self.last = last
+        partition = self.partition
+        outputs = self.decoder.feed_many(
+            [event.body for event in fresh],
+            [EventMeta(partition, e.sequence_number, e.offset, e.enqueued_time) for e in fresh],
+        )
+        final = len(fresh) - 1
+        for index, (event, produced) in enumerate(zip(fresh, outputs, strict=True)):
+            seq = event.sequence_number
+            flushed = self.state.flushed_through
+            if flushed is not None and seq <= flushed:
                 continue  # replay of events whose output is already in the lake
-            self.batch.add_event(seq, event.enqueued_time, outputs)
+            self.batch.add_event(seq, event.enqueued_time, produced)
             pending = self.state.pending_through
             if (pending is not None and seq >= pending) or self.policy.should_cut(self.batch):
-                await self._flush()
+                if index == final:
+                    await self._flush()
+                else:
+                    # The decoder has already read past this event: checkpoint no further than it could have here.
+                    await self._flush(as_of=(Position(seq, event.offset), self._watermark_before(outputs[index + 1 :])))
         if events:
             self.metrics.record_events(self.partition, len(events), events[-1].sequence_number)
+
+    def _watermark_before(self, later: Sequence[list[Output]]) -> int | None:
+        """The decoder's low watermark as it was before the events that produced `later`: every record pending
+        then is either pending now or was completed or dead-lettered since, with its first chunk in that output."""
+        watermark = self.decoder.low_watermark(self.partition)
+        for produced in later:
+            for item in produced:
+                if isinstance(item, CompletedRecord):
+                    partition, seq = item.first.partition, item.first.sequence_number
+                else:
+                    partition, seq = item.partition, item.sequence_number
+                if partition == self.partition and (watermark is None or seq < watermark):
+                    watermark = seq
+        return watermark
 
     async def flush(self) -> None:
         """Write what the batch holds, then checkpoint at the watermark."""
@@ -136,7 +167,8 @@ class PartitionProcessor:
             self._fail(exc)
             raise
 
-    async def _flush(self) -> None:
+    async def _flush(self, as_of: tuple[Position, int | None] | None = None) -> None:
+        """`as_of`: the last event of the flush and the decoder's watermark then, when it has read further."""
         if not self.batch.empty:
             await self._reconcile()
         while not self.batch.empty:
@@ -149,7 +181,10 @@ class PartitionProcessor:
                 await self._write(head)
             else:
                 self.state = FlushState(cut, None)
-        await self._advance_checkpoint()
+        if as_of is None:
+            await self._advance_checkpoint(self.last, self.decoder.low_watermark(self.partition))
+        else:
+            await self._advance_checkpoint(*as_of)
 
     async def close(self, *, flush: bool) -> None:
         """Flush (shutdown) or drop (ownership lost) what is held; afterwards events are ignored."""
@@ -229,19 +264,19 @@ class PartitionProcessor:
         }
         return tables, dead
 
-    async def _advance_checkpoint(self) -> None:
+    async def _advance_checkpoint(self, last: Position | None, watermark: int | None) -> None:
+        """Checkpoint just before `watermark` (the first chunk still needed), or at `last` when nothing is pending,
+        never past what is flushed."""
         flushed = self.state.flushed_through
-        if flushed is None or self.last is None:
+        if flushed is None or last is None:
             return
-        watermark = self.decoder.low_watermark(self.partition)
         if watermark is None:
-            target = self.last if self.last.sequence_number <= flushed else None
+            target = last if last.sequence_number <= flushed else None
+            self._predecessor = {seq: pos for seq, pos in self._predecessor.items() if seq > last.sequence_number}
         else:
             target = self._predecessor.get(watermark)
-        if watermark is None:
-            self._predecessor.clear()
-        elif self._predecessor and next(iter(self._predecessor)) < watermark:
-            self._predecessor = {seq: pos for seq, pos in self._predecessor.items() if seq >= watermark}
+            if self._predecessor and next(iter(self._predecessor)) < watermark:
+                self._predecessor = {seq: pos for seq, pos in self._predecessor.items() if seq >= watermark}
         if target is None or target.sequence_number > flushed:
             return
         if self.checkpointed is not None and target.sequence_number <= self.checkpointed:

@@ -86,6 +86,8 @@ class Harness:
     lake: Path
     checkpoints: Path
     policy: RotationPolicy = field(default_factory=lambda: RotationPolicy(max_rows=50))
+    batch_size: int = 7
+    """Events per `on_events` call, as the SDK delivers them."""
     config: ReassemblerConfig = field(default_factory=ReassemblerConfig)
     pipeline: Pipeline | None = None
     store: FileCheckpointStore | None = None
@@ -134,8 +136,8 @@ class Harness:
         begin = 0 if start is None else start.sequence_number + 1
         end = len(stream.events) if stop_after is None else stop_after
         events = stream.events[begin:end]
-        for i in range(0, len(events), 7):
-            await pipeline.on_events(stream.partition, events[i : i + 7])
+        for i in range(0, len(events), self.batch_size):
+            await pipeline.on_events(stream.partition, events[i : i + self.batch_size])
         if flush:
             await pipeline.on_idle(stream.partition)
         await pipeline.close_partition(stream.partition, flush=flush)

@@ -115,6 +115,36 @@ async def test_checkpoint_stays_before_the_first_chunk_of_an_incomplete_record(t
     assert (await harness.checkpoint()).sequence_number == len(stream.events) - 1
 
 
+async def test_a_cut_inside_a_delivered_batch_checkpoints_before_records_completed_after_it(tmp_path):
+    """The decoder reads a whole delivered batch before the batch is cut: a record pending at the cut but completed
+    later in the same delivery must still hold the checkpoint back, or a crash would lose its first chunk."""
+    stream = Stream()
+    early = encode(rid(90), "request_body", b"r" * 900, emitted_at=T0, content_type="text/plain", params=params())
+    late = encode(rid(91), "request_body", b"q" * 900, emitted_at=T0, content_type="text/plain", params=params())
+    stream.add_usage(0)  # seq 0
+    stream.add(early[0])  # seq 1: pending at the cut, completed after it
+    stream.add_usage(1)  # seq 2
+    stream.add(late[0])  # seq 3: still pending when the delivery ends
+    for i in range(2, 6):
+        stream.add_usage(i)  # seq 4-7: the fifth row (seq 6) cuts the batch
+    for chunk in early[1:]:
+        stream.add(chunk)
+    for i in range(6, 8):
+        stream.add_usage(i)  # not enough rows for a second cut
+    delivered = len(stream.events)
+    harness = Harness(tmp_path / "lake", tmp_path / "ckpt", policy=RotationPolicy(max_rows=5), batch_size=100)
+    await harness.run(stream, flush=False)  # one delivery, then killed
+    checkpoint = await harness.checkpoint()
+    assert checkpoint is not None and checkpoint.sequence_number == 0
+    for chunk in late[1:]:
+        stream.add(chunk)
+    await harness.run(stream)
+    assert sorted(read_column(harness.lake, "payloads", "record_id")) == [rid(90), rid(91)]
+    assert sorted(read_column(harness.lake, "usage", "record_id")) == sorted(rid(i) for i in range(8))
+    assert read(harness.lake, "dead_letters") == []
+    assert (await harness.checkpoint()).sequence_number == len(stream.events) - 1 > delivered
+
+
 async def test_pending_bytes_over_the_cap_dead_letter_the_oldest_record(tmp_path):
     stream = Stream()
     first = encode(rid(1), "request_body", b"a" * 3000, emitted_at=T0, params=params())
