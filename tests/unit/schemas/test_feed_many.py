@@ -57,6 +57,10 @@ def _corrupt(draw: st.DrawFn, body: bytes) -> bytes:
     if how == "not-json":
         return draw(st.binary(max_size=40))
     obj = json.loads(body)
+    if not all(isinstance(obj.get(k), int) for k in ("chunk_count", "total_bytes")) or not isinstance(
+        obj.get("data"), str
+    ):
+        return body + b"x"  # already corrupted past these members
     if how == "spaces":
         return json.dumps(obj).encode()
     if how == "sha":
