@@ -5,11 +5,11 @@ explicit schema and written as one `compacted-<digest>.parquet` (zstd, row group
 lists the files it replaces; once it is complete, the sources are deleted. Rows are neither changed nor reordered
 within a file, so every query over the table gives the same result.
 
-What "atomic" means here: the compacted file appears in one step (written under a hidden temporary name, then renamed
-locally or server-side copied on Blob: `LakeLocation.publish`). Between its appearance and the deletion of the sources (milliseconds), raw views
-(`usage_raw`, `payloads`) could see both copies; the deduplicated `usage` view and every roll-up dedupe by
-`record_id`, so they cannot. If the run dies in that window, the next run finds the sources listed in the compacted
-file's footer and deletes them first: nothing is lost, nothing stays doubled.
+What "atomic" means here: the compacted file appears in one step (written under a hidden temporary name, then
+renamed locally or server-side copied on Blob: `LakeLocation.publish`). Between its appearance and the deletion of
+the sources (milliseconds), raw views (`usage_raw`, `payloads`) could see both copies; the deduplicated `usage` view
+and every roll-up dedupe by `record_id`, so they cannot. If the run dies in that window, the next run finds the
+sources listed in the compacted file's footer and deletes them first: nothing is lost, nothing stays doubled.
 """
 
 from __future__ import annotations
