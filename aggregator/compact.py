@@ -28,6 +28,7 @@ from aggregator.errors import DateRangeError
 from aggregator.lakeio import ROW_GROUP_ROWS, is_dir
 from schemas.arrow import TABLE_SCHEMAS
 from schemas.lake import STREAM_TABLES, LakeLocation
+from schemas.tags import fill_tags_json
 
 COMPACTED_PREFIX = "compacted-"
 SOURCES_KEY = b"chargeback.compacted_from"
@@ -90,6 +91,8 @@ def compact_hour(location: LakeLocation, table: str, directory: str, result: Com
     fs = location.filesystem
     sources = [f.base_name for f in files]
     data = ds.dataset([f.path for f in files], schema=TABLE_SCHEMAS[table], format="parquet", filesystem=fs).to_table()
+    if table == "usage":
+        data = fill_tags_json(data)
     digest = hashlib.sha256("\n".join(sources).encode()).hexdigest()[:16]
     final = f"{directory}/{COMPACTED_PREFIX}{digest}.parquet"
     metadata = dict(TABLE_SCHEMAS[table].metadata or {}) | {SOURCES_KEY: json.dumps(sources).encode()}

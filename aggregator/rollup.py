@@ -27,10 +27,12 @@ from decimal import Decimal
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from aggregator.dedup import ROW_KEY, extra_copies
 from aggregator.ptu import PtuConfig, Share, allocate
 from schemas.arrow import USAGE_SCHEMA
+from schemas.tags import TAGS_JSON, canonical_tags_json
 
 COST_TYPE = "DECIMAL(38,14)"
 COST_ARROW = pa.decimal128(38, 14)
@@ -52,13 +54,14 @@ ROLLUP_COLUMNS = (
     "eh_enqueued_time",
     "eh_partition",
     "eh_sequence_number",
-    "tags",
+    TAGS_JSON,
 )
-"""The only usage columns the roll-up reads (DuckDB pushes the projection into its Parquet reader)."""
+"""The only usage columns the roll-up reads (DuckDB pushes the projection into its Parquet reader). Files written
+before `tags_json` existed are read with the tags map in its place (`day_rows_sql`)."""
 
 RAW_GROUPED_SQL = """
 SELECT
-    subscription_id, subscription_name, product_id, tags, deployment, model, region,
+    subscription_id, subscription_name, product_id, tags_json, deployment, model, region,
     count(*) AS requests,
     count(*) FILTER (WHERE status_code < 400) AS successful,
     count(*) FILTER (WHERE status_code >= 400) AS failed,
@@ -74,7 +77,8 @@ SELECT
 FROM day_rows {dedup}
 GROUP BY ALL
 """
-"""Aggregated by the raw tags map: the team and the canonical tags text are derived per group, not per row."""
+"""Aggregated by the canonical tags text (or, for files older than it, the raw tags map): the team is derived per
+group, not per row."""
 
 GROUPED_SQL = """
 SELECT
@@ -96,9 +100,12 @@ def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def day_rows_sql(files: Sequence[str]) -> str:
-    """The day's rows, read by DuckDB's own Parquet reader (projected, multi-threaded), each with its row key."""
-    columns = ", ".join(ROLLUP_COLUMNS)
+def day_rows_sql(files: Sequence[str], *, with_tags_json: bool = True) -> str:
+    """The day's rows, read by DuckDB's own Parquet reader (projected, multi-threaded), each with its row key.
+
+    Without `with_tags_json` (some file predates the column) the tags map stands in for `tags_json`, and
+    `with_tag_columns` canonicalises it per group."""
+    columns = ", ".join(ROLLUP_COLUMNS if with_tags_json else (*ROLLUP_COLUMNS[:-1], f"tags AS {TAGS_JSON}"))
     if not files:
         return f"SELECT {columns}, NULL::UBIGINT AS {ROW_KEY} FROM empty_usage"
     listed = ", ".join(_sql_string(f) for f in files)
@@ -108,35 +115,38 @@ def day_rows_sql(files: Sequence[str]) -> str:
     )
 
 
-def canonical_tags(pairs: Sequence[tuple[str, str]] | None) -> str:
-    """A tags map as a JSON object with sorted keys: the same tags in any order are one chargeback key."""
-    if not pairs:
-        return "{}"
-    return json.dumps(dict(sorted(dict(pairs).items())), ensure_ascii=False, separators=(",", ":"))
+def all_have_tags_json(files: Sequence[str]) -> bool:
+    """Whether every file carries `tags_json` (one footer read per file; local files)."""
+    return all(TAGS_JSON in pq.read_schema(f).names for f in files)
 
 
 def with_tag_columns(raw_grouped: pa.Table, team_tag: str) -> pa.Table:
-    """Replace the tags map of each group by its canonical JSON text and its team (the `team_tag` value)."""
-    tags_json: list[str] = []
+    """Give each group its canonical tags text (`tags_json`, derived from the map for older files) and its team (the
+    `team_tag` value)."""
+    column = raw_grouped.column(TAGS_JSON)
+    texts = column.to_pylist()
+    if pa.types.is_map(column.type):
+        texts = [canonical_tags_json(pairs) for pairs in texts]
     teams: list[str | None] = []
-    seen: dict[tuple[tuple[str, str], ...], tuple[str, str | None]] = {}
-    for pairs in raw_grouped.column("tags").to_pylist():
-        key = tuple(pairs or ())
-        if key not in seen:
-            team = next((value for name, value in key if name == team_tag), None)
-            seen[key] = (canonical_tags(key), team)
-        text, team = seen[key]
-        tags_json.append(text)
-        teams.append(team)
+    seen: dict[str, str | None] = {}
+    for text in texts:
+        if text not in seen:
+            value = json.loads(text).get(team_tag)
+            seen[text] = value if isinstance(value, str) else None
+        teams.append(seen[text])
     return (
-        raw_grouped.drop_columns(["tags"])
-        .append_column("tags_json", pa.array(tags_json, pa.string()))
+        raw_grouped.drop_columns([TAGS_JSON])
+        .append_column("tags_json", pa.array(texts, pa.string()))
         .append_column("team", pa.array(teams, pa.string()))
     )
 
 
 PRICED_SQL = f"""
-WITH g AS (SELECT row_number() OVER () AS gid, * FROM grouped),
+WITH g AS (
+    -- gid follows the chargeback key, so PTU cents split between equal shares go the same way on every run
+    SELECT row_number() OVER (
+        ORDER BY subscription_id, subscription_name, product_id, tags, deployment, model, reported_region) AS gid, *
+    FROM grouped),
 resolved AS (
     SELECT g.*,
         CASE WHEN ptu.deployment IS NOT NULL THEN 'provisioned'
@@ -286,7 +296,7 @@ def allocate_ptu(priced: pa.Table, config: PtuConfig, day: date) -> pa.Table:
     out: list[dict[str, object]] = []
     for name, deployment in sorted(active.items()):
         cost = deployment.day_cost()
-        mine = [r for r in rows if r["deployment"] == name]
+        mine = sorted((r for r in rows if r["deployment"] == name), key=lambda r: r["gid"])
         total = sum(r["prompt_tokens"] + r["completion_tokens"] for r in mine)
         common = {
             "date": day,
@@ -350,7 +360,8 @@ def roll_up_day(
         con.register("ptu_today", ptu_today_table(ptu, day))
         if not day_files:
             con.register("empty_usage", USAGE_SCHEMA.empty_table())
-        con.execute(f"CREATE TEMP VIEW day_rows AS {day_rows_sql(day_files)}")
+        legacy = bool(day_files) and not all_have_tags_json(day_files)
+        con.execute(f"CREATE TEMP VIEW day_rows AS {day_rows_sql(day_files, with_tags_json=not legacy)}")
         copies = extra_copies(con) if day_files else None
         dedup = ""
         if copies is not None:

@@ -19,6 +19,7 @@ from schemas.arrow import TIMESTAMP, USAGE_SCHEMA
 from schemas.deadletter import DeadLetterRecord
 from schemas.limits import MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_TAGS
 from schemas.reassembler import CompletedRecord
+from schemas.tags import TAGS_JSON, tags_json_array
 from schemas.usage import TOKEN_FIELDS, TOKEN_SOURCES, Operation, UsageSource
 
 _NAME_FIELDS = (
@@ -151,6 +152,8 @@ def _fast_table(table: pa.Table, records: list[CompletedRecord], tags: pa.Array)
             columns[name] = pc.cast(table.column(name), TIMESTAMP)
         elif name == "tags":
             columns[name] = tags.cast(_TAGS_TYPE)
+        elif name == TAGS_JSON:
+            columns[name] = tags_json_array(tags)
         elif name == "eh_partition":
             columns[name] = pa.array([r.first.partition for r in records], pa.string())
         elif name == "eh_sequence_number":

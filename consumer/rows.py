@@ -16,6 +16,7 @@ from schemas.arrow import DEAD_LETTERS_SCHEMA, PAYLOADS_SCHEMA, USAGE_SCHEMA
 from schemas.deadletter import DeadLetterRecord
 from schemas.reassembler import CompletedRecord, EventMeta
 from schemas.records import decode_usage, to_payload_record
+from schemas.tags import TAGS_JSON, canonical_tags_json
 from schemas.usage import UsageRecord
 
 Hour = datetime
@@ -25,7 +26,7 @@ TableParts = Callable[[], Iterator[pa.Table]]
 TableSource = pa.Table | TableParts
 PAYLOAD_ROW_GROUP_BYTES = 4 * 1024 * 1024
 
-_USAGE_FIELDS = [f.name for f in USAGE_SCHEMA if not f.name.startswith("eh_")]
+_USAGE_FIELDS = [f.name for f in USAGE_SCHEMA if not f.name.startswith("eh_") and f.name != TAGS_JSON]
 _PAYLOAD_FIELDS = [f.name for f in PAYLOADS_SCHEMA if not f.name.startswith("eh_")]
 _DEAD_FIELDS = [f.name for f in DEAD_LETTERS_SCHEMA]
 
@@ -60,6 +61,7 @@ def usage_values(usage: UsageRecord) -> dict[str, object]:
     out["operation"] = usage.operation.value
     out["usage_source"] = usage.usage_source.value
     out["tags"] = sorted(usage.tags.items())  # canonical order: the columnar path cannot know the JSON order
+    out["tags_json"] = canonical_tags_json(out["tags"])
     return out
 
 

@@ -3,6 +3,9 @@
 Files of every table live under a Hive layout `<table>/event_date=YYYY-MM-DD/event_hour=HH/` (schemas/lake.py); the
 partition keys are in the path only, not in the files. Every table carries the Event Hubs coordinates of the
 data it came from (`eh_*`), so any row can be traced to, and replayed from, the stream.
+
+`usage.tags_json` is derived, not received: the tags map as canonical JSON text (schemas/tags.py), the key the
+roll-up groups by. Files written before it existed lack the column; readers derive it from `tags` then.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ USAGE_SCHEMA = pa.schema(
         pa.field("user_id", pa.string()),
         pa.field("client_ip", pa.string()),
         pa.field("tags", pa.map_(pa.string(), pa.string()), nullable=False),
+        pa.field("tags_json", pa.string(), nullable=False),
         pa.field("prompt_tokens", pa.int64()),
         pa.field("completion_tokens", pa.int64()),
         pa.field("total_tokens", pa.int64()),

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 
 from schemas.arrow import DEAD_LETTERS_SCHEMA, PAYLOADS_SCHEMA, USAGE_SCHEMA
 from schemas.lake import LakeLocation
+from schemas.tags import TAGS_JSON, canonical_tags_json
 
 _sequence = itertools.count(1)
 
@@ -96,6 +97,8 @@ class LakeBuilder:
         return written
 
     def usage(self, rows: list[dict[str, Any]], name: str | None = None) -> list[str]:
+        """Usage rows as the consumer writes them: `tags_json` derived from `tags` unless a row sets it."""
+        rows = [{TAGS_JSON: canonical_tags_json(_pairs(row.get("tags")))} | row for row in rows]
         return self._write("usage", USAGE_SCHEMA, rows, name)
 
     def payloads(self, rows: list[dict[str, Any]]) -> list[str]:
@@ -138,3 +141,9 @@ def dead_letter_row(when: datetime, reason: str = "envelope_not_json") -> dict[s
         "raw_body": b"not json",
         "raw_bytes": 8,
     }
+
+
+def _pairs(tags: Any) -> list[tuple[str, str]]:
+    if not tags:
+        return []
+    return list(tags.items()) if isinstance(tags, dict) else [tuple(pair) for pair in tags]
