@@ -178,11 +178,14 @@ def _by_hour(table: pa.Table) -> HourTables:
 def _parse(records: list[CompletedRecord]) -> tuple[pa.Table, pa.Array, np.ndarray] | None:
     """Arrow's reading of the batch, the tags of each row, and which rows the vectorised checks vouch for;
     None when Arrow cannot read the batch as a whole (then pydantic judges every row)."""
-    if any(r.truncated or b"\n" in r.payload or b"\r" in r.payload for r in records):
+    payloads = [r.payload for r in records]
+    joined = b"\n".join(payloads)
+    # One line per record, or Arrow would split a record; a truncated record is pydantic's to explain.
+    if joined.count(b"\n") != len(records) - 1 or b"\r" in joined or any(r.truncated for r in records):
         return None
     try:
         table = pj.read_json(
-            io.BytesIO(b"\n".join(r.payload for r in records)),
+            io.BytesIO(joined),
             read_options=pj.ReadOptions(block_size=1 << 26),
             parse_options=pj.ParseOptions(explicit_schema=_READ_SCHEMA, unexpected_field_behavior="infer"),
         )
@@ -190,7 +193,7 @@ def _parse(records: list[CompletedRecord]) -> tuple[pa.Table, pa.Array, np.ndarr
         return None
     if table.num_rows != len(records):
         return None
-    tag_map = _tag_map(table.column("tags") if "tags" in table.column_names else None, [r.payload for r in records])
+    tag_map = _tag_map(table.column("tags") if "tags" in table.column_names else None, payloads)
     if tag_map is None:
         return None
     tags, tags_ok = tag_map

@@ -54,16 +54,17 @@ class Batch:
         self.events.append((sequence_number, enqueued_time))
         self.rows += len(outputs)
         for item in outputs:
-            self.bytes += output_bytes(item)
-            if isinstance(item, DeadLetterRecord):
-                self.dead_letters.append((sequence_number, item))
-            elif item.kind is RecordKind.USAGE:
-                self.usage.append((sequence_number, item))
+            if isinstance(item, CompletedRecord):
+                self.bytes += len(item.payload)
+                (self.usage if item.kind is RecordKind.USAGE else self.bodies).append((sequence_number, item))
             else:
-                self.bodies.append((sequence_number, item))
+                self.bytes += output_bytes(item)
+                self.dead_letters.append((sequence_number, item))
 
     def split(self, through: int) -> tuple[Batch, Batch]:
         """The part produced by events up to `through`, and the rest."""
+        if self.empty or through >= self.last_sequence:
+            return self, Batch(self.partition)  # the usual cut: everything (a flush after the batch's last event)
         head, tail = Batch(self.partition), Batch(self.partition)
         for part, keep in ((head, lambda s: s <= through), (tail, lambda s: s > through)):
             part.events = [e for e in self.events if keep(e[0])]
