@@ -32,12 +32,20 @@ def _body(event: EventData) -> bytes:
     return event.body_as_str().encode("utf-8")
 
 
+def _partition_key(event: EventData) -> str | None:
+    key = event.partition_key
+    if isinstance(key, bytes):
+        return key.decode("utf-8", "replace")
+    return key
+
+
 def to_source_event(event: EventData) -> SourceEvent:
     return SourceEvent(
         body=_body(event),
         sequence_number=event.sequence_number,
         offset=str(event.offset),
         enqueued_time=event.enqueued_time,
+        partition_key=_partition_key(event),
     )
 
 

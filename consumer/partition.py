@@ -120,22 +120,31 @@ class PartitionProcessor:
         partition = self.partition
         outputs = self.decoder.feed_many(
             [event.body for event in fresh],
-            [EventMeta(partition, e.sequence_number, e.offset, e.enqueued_time) for e in fresh],
+            [EventMeta(partition, e.sequence_number, e.offset, e.enqueued_time, e.partition_key) for e in fresh],
         )
         final = len(fresh) - 1
+        # The policy's limits as locals: this loop runs once per event (RotationPolicy.cuts is the same test).
+        max_rows, max_bytes, max_span = self.policy.max_rows, self.policy.max_bytes, self.policy.max_span
+        flushed, pending = self.state.flushed_through, self.state.pending_through
+        batch = self.batch
         for index, (event, produced) in enumerate(zip(fresh, outputs, strict=True)):
             seq = event.sequence_number
-            flushed = self.state.flushed_through
             if flushed is not None and seq <= flushed:
                 continue  # replay of events whose output is already in the lake
-            self.batch.add_event(seq, event.enqueued_time, produced)
-            pending = self.state.pending_through
-            if (pending is not None and seq >= pending) or self.policy.should_cut(self.batch):
+            batch.add_event(seq, event.enqueued_time, produced)
+            if (
+                (pending is not None and seq >= pending)
+                or batch.rows >= max_rows
+                or batch.bytes >= max_bytes
+                or event.enqueued_time - batch.events[0][1] >= max_span
+            ):
                 if index == final:
                     await self._flush()
                 else:
                     # The decoder has already read past this event: checkpoint no further than it could have here.
                     await self._flush(as_of=(Position(seq, event.offset), self._watermark_before(outputs[index + 1 :])))
+                flushed, pending = self.state.flushed_through, self.state.pending_through
+                batch = self.batch
         if events:
             self.metrics.record_events(self.partition, len(events), events[-1].sequence_number)
 

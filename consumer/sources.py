@@ -23,6 +23,8 @@ class SourceEvent:
     sequence_number: int
     offset: str
     enqueued_time: datetime
+    partition_key: str | None = None
+    """The message's partition key, when it has one: the reassembler rejects an envelope whose record_id differs."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -207,3 +207,16 @@ def test_bad_input_through_the_hub_is_dead_lettered_at_its_stream_coordinates(lo
         assert row["enqueued_time"] == event.enqueued_time
         assert bytes(row["raw_body"]) == event.body[:65_536] and row["raw_bytes"] == len(event.body)
     assert sorted(read_column(tmp_path / "lake", "usage", "record_id")) == sorted([rid(0), rid(2)])
+
+
+def test_an_envelope_under_another_records_partition_key_is_dead_lettered(localhub, tmp_path):
+    # The policy sends every message with partition key = record_id. A message whose envelope names another record
+    # (a corrupted id) must not attach its payload to that record: the consumer checks the key the hub delivers.
+    good = [b for _, b in _messages(0, 2, bodies=False)[0]]
+    asyncio.run(_send_keyed(localhub.connection_string("usage"), [(rid(0), good[0]), ("someone-else", good[1])]))
+    env = consumer_env(localhub.connection_string("usage"), str(tmp_path / "lake"), str(tmp_path / "ckpt"))
+    assert _run(env, tmp_path / "consumer.log", "--until-idle", "3") == 0
+    (letter,) = read(tmp_path / "lake", "dead_letters")
+    assert letter["reason"] == "envelope_invalid" and letter["record_id"] == rid(1)
+    assert "partition key" in letter["detail"] and "someone-else" in letter["detail"]
+    assert read_column(tmp_path / "lake", "usage", "record_id") == [rid(0)]
