@@ -21,7 +21,7 @@ from consumer.eventhub_source import EventHubSource
 from consumer.flush_state import FlushStateStore
 from consumer.health import HealthServer
 from consumer.lake_writer import LakeWriter
-from consumer.memory import arrow_pool, tune_allocators
+from consumer.memory import arrow_pool, tune_allocators, tune_gc
 from consumer.metrics import ConsumerMetrics, ConsumerStats, configure_exporter
 from consumer.pipeline import Pipeline
 from consumer.redact import describe, safe_url
@@ -63,6 +63,7 @@ async def _ensure(location: LakeLocation) -> None:
 async def run_consumer(settings: ConsumerSettings, *, until_idle: float | None = None) -> int:
     configure_exporter()
     malloc_tuned = tune_allocators()
+    tune_gc()
     stats = ConsumerStats()
     metrics = ConsumerMetrics(stats)
     lake = open_location(settings.lake_url, connection_string=settings.storage_connection)

@@ -240,7 +240,9 @@ class PartitionProcessor:
             await self.states.save(
                 self.partition, FlushState(self.state.flushed_through, last), self.metrics.record_storage_failure
             )
-        tables, dead = self._tables(batch)
+        # Validation and Arrow conversion in a worker thread: Arrow's JSON reader releases the GIL, so with a second
+        # core the event loop keeps decoding other partitions' events meanwhile.
+        tables, dead = await asyncio.to_thread(self._tables, batch)
         written = await self.writer.write(
             tables, file_stem(self.hub, self.partition, first, last), on_failure=self.metrics.record_storage_failure
         )

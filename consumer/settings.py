@@ -42,6 +42,7 @@ class ConsumerSettings(BaseSettings):
     ownership_expiration_seconds: float = Field(60.0, gt=0)
     receive_batch_size: int = Field(300, ge=1)
     prefetch: int = Field(300, ge=1)
+    lag_poll_seconds: float = Field(10.0, gt=0)
 
     @model_validator(mode="after")
     def _source_is_named(self) -> Self:

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from consumer.outputs import Output
 from schemas.reassembler import EventMeta
 
 
-@dataclass(frozen=True, slots=True)
-class SourceEvent:
+class SourceEvent(NamedTuple):
+    """One event of a partition, in stream order (a named tuple: one is made per event)."""
+
     body: bytes
     sequence_number: int
     offset: str
@@ -27,8 +27,7 @@ class SourceEvent:
     """The message's partition key, when it has one: the reassembler rejects an envelope whose record_id differs."""
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
+class Position(NamedTuple):
     """A point in a partition; a checkpoint at a position means "resume after it"."""
 
     sequence_number: int

@@ -15,6 +15,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import pybase64
 
@@ -35,9 +36,8 @@ _KINDS_BY_BYTES = {kind.value.encode("ascii"): (kind, kind.value) for kind in Re
 """Envelope `kind` bytes -> (member, its value): `Enum.value` is a slow descriptor on the per-record path."""
 
 
-@dataclass(frozen=True, slots=True)
-class EventMeta:
-    """Where an event sat in the stream."""
+class EventMeta(NamedTuple):
+    """Where an event sat in the stream. A named tuple: one is made per event, at half a frozen dataclass's cost."""
 
     partition: str
     sequence_number: int
