@@ -114,6 +114,7 @@ def _pipeline(root: Path, max_rows: int):
     from consumer.flush_state import FlushStateStore
     from consumer.lake_writer import LakeWriter
     from consumer.metrics import ConsumerMetrics, ConsumerStats
+    from consumer.partition import PartitionDeps
     from consumer.pipeline import Pipeline
     from consumer.rotation import RotationPolicy
     from consumer.sources import Position
@@ -136,14 +137,16 @@ def _pipeline(root: Path, max_rows: int):
 
     stats = ConsumerStats()
     return Pipeline(
-        hub="usage",
-        decoder=Reassembler(),
-        writer=LakeWriter(open_location(str(root / "lake"))),
-        states=FlushStateStore(open_location(str(root / "ckpt")), "bench", "usage", "$default"),
-        checkpoint=checkpoint,
-        policy=RotationPolicy(max_rows=max_rows),
-        usage_converter=usage_tables,
-        metrics=ConsumerMetrics(stats),
+        PartitionDeps(
+            hub="usage",
+            decoder=Reassembler(),
+            writer=LakeWriter(open_location(str(root / "lake"))),
+            states=FlushStateStore(open_location(str(root / "ckpt")), "bench", "usage", "$default"),
+            checkpoint=checkpoint,
+            policy=RotationPolicy(max_rows=max_rows),
+            usage_converter=usage_tables,
+            metrics=ConsumerMetrics(stats),
+        )
     ), stats
 
 
@@ -348,6 +351,7 @@ async def _consumer_receive(cs: str, count: int, root: Path) -> float:
     from consumer.flush_state import FlushStateStore
     from consumer.lake_writer import LakeWriter
     from consumer.metrics import ConsumerMetrics, ConsumerStats
+    from consumer.partition import PartitionDeps
     from consumer.pipeline import Pipeline
     from consumer.rotation import RotationPolicy
     from consumer.settings import ConsumerSettings
@@ -365,14 +369,16 @@ async def _consumer_receive(cs: str, count: int, root: Path) -> float:
     store = FileCheckpointStore(root / "ckpt")
     source = EventHubSource(settings, store, stats)
     pipeline = Pipeline(
-        hub="usage",
-        decoder=Reassembler(),
-        writer=LakeWriter(open_location(str(root / "lake"))),
-        states=FlushStateStore(open_location(str(root / "ckpt")), "bench", "usage", "$default"),
-        checkpoint=source.checkpoint,
-        policy=RotationPolicy(max_rows=SDK_BATCH_ROWS),
-        usage_converter=usage_tables,
-        metrics=ConsumerMetrics(stats),
+        PartitionDeps(
+            hub="usage",
+            decoder=Reassembler(),
+            writer=LakeWriter(open_location(str(root / "lake"))),
+            states=FlushStateStore(open_location(str(root / "ckpt")), "bench", "usage", "$default"),
+            checkpoint=source.checkpoint,
+            policy=RotationPolicy(max_rows=SDK_BATCH_ROWS),
+            usage_converter=usage_tables,
+            metrics=ConsumerMetrics(stats),
+        )
     )
     stop = asyncio.Event()
     task = asyncio.create_task(source.run(pipeline, stop))

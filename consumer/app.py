@@ -23,6 +23,7 @@ from consumer.health import HealthServer
 from consumer.lake_writer import LakeWriter
 from consumer.memory import arrow_pool, tune_allocators, tune_gc
 from consumer.metrics import ConsumerMetrics, ConsumerStats, configure_exporter
+from consumer.partition import PartitionDeps
 from consumer.pipeline import Pipeline
 from consumer.redact import describe, safe_url
 from consumer.rotation import RotationPolicy
@@ -91,15 +92,17 @@ async def run_consumer(settings: ConsumerSettings, *, until_idle: float | None =
         stop.set()
 
     pipeline = Pipeline(
-        hub=source.name,
-        decoder=decoder,
-        writer=LakeWriter(lake),
-        states=FlushStateStore(checkpoints, namespace_of(settings), source.name, settings.consumer_group),
-        checkpoint=source.checkpoint,
-        policy=RotationPolicy(settings.flush_max_rows, settings.flush_max_bytes, settings.flush_max_event_seconds),
-        usage_converter=usage_tables,
-        metrics=metrics,
-        on_fatal=on_fatal,
+        PartitionDeps(
+            hub=source.name,
+            decoder=decoder,
+            writer=LakeWriter(lake),
+            states=FlushStateStore(checkpoints, namespace_of(settings), source.name, settings.consumer_group),
+            checkpoint=source.checkpoint,
+            policy=RotationPolicy(settings.flush_max_rows, settings.flush_max_bytes, settings.flush_max_event_seconds),
+            usage_converter=usage_tables,
+            metrics=metrics,
+            on_fatal=on_fatal,
+        )
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

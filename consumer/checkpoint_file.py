@@ -56,29 +56,32 @@ class FileCheckpointStore(CheckpointStore):
                 fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
     # -- ownership -------------------------------------------------------------------------------------------
-    def _list_ownership(self, namespace: str, hub: str, consumer_group: str) -> list[dict[str, Any]]:
-        directory = self._group(namespace, hub, consumer_group) / "ownership"
+    def _stored(self, namespace: str, hub: str, consumer_group: str, kind: str) -> list[tuple[str, dict[str, Any]]]:
+        """(partition id, stored document) of every readable file under `kind` ("ownership" or "checkpoint")."""
+        directory = self._group(namespace, hub, consumer_group) / kind
         if not directory.is_dir():
             return []
-        result = []
+        found = []
         for path in sorted(directory.iterdir()):
             if path.name.startswith("."):
                 continue
             stored = _read(path)
-            if stored is None:
-                continue
-            result.append(
-                {
-                    "fully_qualified_namespace": namespace,
-                    "eventhub_name": hub,
-                    "consumer_group": consumer_group,
-                    "partition_id": path.name,
-                    "owner_id": stored["owner_id"],
-                    "etag": stored["etag"],
-                    "last_modified_time": stored["last_modified_time"],
-                }
-            )
-        return result
+            if stored is not None:
+                found.append((path.name, stored))
+        return found
+
+    def _list_ownership(self, namespace: str, hub: str, consumer_group: str) -> list[dict[str, Any]]:
+        where = {"fully_qualified_namespace": namespace, "eventhub_name": hub, "consumer_group": consumer_group}
+        return [
+            where
+            | {
+                "partition_id": partition,
+                "owner_id": stored["owner_id"],
+                "etag": stored["etag"],
+                "last_modified_time": stored["last_modified_time"],
+            }
+            for partition, stored in self._stored(namespace, hub, consumer_group, "ownership")
+        ]
 
     def _claim(self, ownership_list: list[dict[str, Any]]) -> list[dict[str, Any]]:
         claimed = []
@@ -121,27 +124,12 @@ class FileCheckpointStore(CheckpointStore):
         )
 
     def _list_checkpoints(self, namespace: str, hub: str, consumer_group: str) -> list[dict[str, Any]]:
-        directory = self._group(namespace, hub, consumer_group) / "checkpoint"
-        if not directory.is_dir():
-            return []
-        result = []
-        for path in sorted(directory.iterdir()):
-            if path.name.startswith("."):
-                continue
-            stored = _read(path)
-            if stored is None:
-                continue
-            result.append(
-                {
-                    "fully_qualified_namespace": namespace,
-                    "eventhub_name": hub,
-                    "consumer_group": consumer_group,
-                    "partition_id": path.name,
-                    "offset": stored["offset"],
-                    "sequence_number": stored["sequence_number"],
-                }
-            )
-        return result
+        where = {"fully_qualified_namespace": namespace, "eventhub_name": hub, "consumer_group": consumer_group}
+        return [
+            where
+            | {"partition_id": partition, "offset": stored["offset"], "sequence_number": stored["sequence_number"]}
+            for partition, stored in self._stored(namespace, hub, consumer_group, "checkpoint")
+        ]
 
     # -- the SDK's interface ---------------------------------------------------------------------------------
     async def list_ownership(

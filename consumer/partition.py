@@ -14,6 +14,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from chargeback.logs import get_logger
 from consumer.flush_state import FlushState, FlushStateStore
@@ -31,32 +32,31 @@ log = get_logger("consumer.partition")
 Checkpointer = Callable[[str, Position], Awaitable[None]]
 
 
+def _ignore_fatal(exc: BaseException) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class PartitionDeps:
+    """What every partition of one consumer shares: the decoder (and its memory cap), where output goes, how it
+    is cut, converted and counted, and whom to tell when a partition fails for good."""
+
+    hub: str
+    decoder: Decoder
+    writer: LakeWriter
+    states: FlushStateStore
+    checkpoint: Checkpointer
+    policy: RotationPolicy
+    usage_converter: UsageConverter
+    metrics: ConsumerMetrics
+    on_fatal: Callable[[BaseException], None] = _ignore_fatal
+
+
 class PartitionProcessor:
-    def __init__(
-        self,
-        *,
-        hub: str,
-        partition: str,
-        decoder: Decoder,
-        writer: LakeWriter,
-        states: FlushStateStore,
-        checkpoint: Checkpointer,
-        policy: RotationPolicy,
-        usage_converter: UsageConverter,
-        metrics: ConsumerMetrics,
-        on_fatal: Callable[[BaseException], None] = lambda exc: None,
-    ) -> None:
-        self.hub = hub
-        self.on_fatal = on_fatal
-        self.failed: BaseException | None = None
+    def __init__(self, partition: str, deps: PartitionDeps) -> None:
         self.partition = partition
-        self.decoder = decoder
-        self.writer = writer
-        self.states = states
-        self._checkpoint = checkpoint
-        self.policy = policy
-        self.usage_converter = usage_converter
-        self.metrics = metrics
+        self.deps = deps
+        self.failed: BaseException | None = None
         self.state = FlushState()
         self.batch = Batch(partition)
         self.last: Position | None = None
@@ -75,8 +75,8 @@ class PartitionProcessor:
         return not self.batch.empty or self._lock.locked()
 
     async def open(self, start: Position | None) -> None:
-        self.decoder.forget_partition(self.partition)
-        self.state = await self.states.load(self.partition, self.metrics.record_storage_failure)
+        self.deps.decoder.forget_partition(self.partition)
+        self.state = await self.deps.states.load(self.partition, self.deps.metrics.record_storage_failure)
         self.last = start
         self.checkpointed = start.sequence_number if start else None
         log.info(
@@ -102,7 +102,7 @@ class PartitionProcessor:
     def _fail(self, exc: BaseException) -> None:
         self.failed = exc
         log.error("partition_failed", partition=self.partition, error=describe(exc))
-        self.on_fatal(exc)
+        self.deps.on_fatal(exc)
 
     async def _on_events(self, events: Sequence[SourceEvent]) -> None:
         fresh: list[SourceEvent] = []
@@ -118,13 +118,13 @@ class PartitionProcessor:
             fresh.append(event)
         self.last = last
         partition = self.partition
-        outputs = self.decoder.feed_many(
+        outputs = self.deps.decoder.feed_many(
             [event.body for event in fresh],
             [EventMeta(partition, e.sequence_number, e.offset, e.enqueued_time, e.partition_key) for e in fresh],
         )
         final = len(fresh) - 1
         # The policy's limits as locals: this loop runs once per event (RotationPolicy.cuts is the same test).
-        max_rows, max_bytes, max_span = self.policy.max_rows, self.policy.max_bytes, self.policy.max_span
+        max_rows, max_bytes, max_span = self.deps.policy.max_rows, self.deps.policy.max_bytes, self.deps.policy.max_span
         flushed, pending = self.state.flushed_through, self.state.pending_through
         batch = self.batch
         for index, (event, produced) in enumerate(zip(fresh, outputs, strict=True)):
@@ -146,12 +146,12 @@ class PartitionProcessor:
                 flushed, pending = self.state.flushed_through, self.state.pending_through
                 batch = self.batch
         if events:
-            self.metrics.record_events(self.partition, len(events), events[-1].sequence_number)
+            self.deps.metrics.record_events(self.partition, len(events), events[-1].sequence_number)
 
     def _watermark_before(self, later: Sequence[list[Output]]) -> int | None:
         """The decoder's low watermark as it was before the events that produced `later`: every record pending
         then is either pending now or was completed or dead-lettered since, with its first chunk in that output."""
-        watermark = self.decoder.low_watermark(self.partition)
+        watermark = self.deps.decoder.low_watermark(self.partition)
         for produced in later:
             for item in produced:
                 if isinstance(item, CompletedRecord):
@@ -191,7 +191,7 @@ class PartitionProcessor:
             else:
                 self.state = FlushState(cut, None)
         if as_of is None:
-            await self._advance_checkpoint(self.last, self.decoder.low_watermark(self.partition))
+            await self._advance_checkpoint(self.last, self.deps.decoder.low_watermark(self.partition))
         else:
             await self._advance_checkpoint(*as_of)
 
@@ -203,7 +203,7 @@ class PartitionProcessor:
                     await self._flush_or_fail()
             finally:
                 self.closed = True
-                self.decoder.forget_partition(self.partition)
+                self.deps.decoder.forget_partition(self.partition)
                 self.batch = Batch(self.partition)
                 self._predecessor.clear()
 
@@ -215,7 +215,7 @@ class PartitionProcessor:
         other cut at the same event, so both write the same files. The window between reading the state and
         announcing is not closed by a conditional write: the aggregator's `record_id` dedup covers it.
         """
-        stored = await self.states.load(self.partition, self.metrics.record_storage_failure)
+        stored = await self.deps.states.load(self.partition, self.deps.metrics.record_storage_failure)
         if stored == self.state:
             return
         ours, theirs = self.state.flushed_through, stored.flushed_through
@@ -237,21 +237,23 @@ class PartitionProcessor:
         started = time.perf_counter()
         first, last = batch.first_sequence, batch.last_sequence
         if self.state.pending_through != last:
-            await self.states.save(
-                self.partition, FlushState(self.state.flushed_through, last), self.metrics.record_storage_failure
+            await self.deps.states.save(
+                self.partition, FlushState(self.state.flushed_through, last), self.deps.metrics.record_storage_failure
             )
         # Validation and Arrow conversion in a worker thread: Arrow's JSON reader releases the GIL, so with a second
         # core the event loop keeps decoding other partitions' events meanwhile.
         tables, dead = await asyncio.to_thread(self._tables, batch)
-        written = await self.writer.write(
-            tables, file_stem(self.hub, self.partition, first, last), on_failure=self.metrics.record_storage_failure
+        written = await self.deps.writer.write(
+            tables,
+            file_stem(self.deps.hub, self.partition, first, last),
+            on_failure=self.deps.metrics.record_storage_failure,
         )
         self.state = FlushState(last, None)
-        await self.states.save(self.partition, self.state, self.metrics.record_storage_failure)
+        await self.deps.states.save(self.partition, self.state, self.deps.metrics.record_storage_failure)
         rows = Counter[str]()
         for item in written:
             rows[item.table] += item.rows
-        self.metrics.record_flush(rows, dead, time.perf_counter() - started)
+        self.deps.metrics.record_flush(rows, dead, time.perf_counter() - started)
         log.info(
             "batch_flushed",
             partition=self.partition,
@@ -263,7 +265,7 @@ class PartitionProcessor:
         )
 
     def _tables(self, batch: Batch) -> tuple[dict[str, dict[Hour, TableSource]], Counter[str]]:
-        usage, rejected = self.usage_converter([record for _, record in batch.usage])
+        usage, rejected = self.deps.usage_converter([record for _, record in batch.usage])
         letters = [letter for _, letter in batch.dead_letters]
         # Validation rejections are dead letters of the event that completed the record: keep stream order.
         letters.extend(rejected)
@@ -293,6 +295,6 @@ class PartitionProcessor:
         if self.checkpointed is not None and target.sequence_number <= self.checkpointed:
             return
         await retry_async_forever(
-            lambda: self._checkpoint(self.partition, target), on_failure=self.metrics.record_storage_failure
+            lambda: self.deps.checkpoint(self.partition, target), on_failure=self.deps.metrics.record_storage_failure
         )
         self.checkpointed = target.sequence_number

@@ -3,63 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from chargeback.logs import get_logger
-from consumer.flush_state import FlushStateStore
-from consumer.lake_writer import LakeWriter
-from consumer.metrics import ConsumerMetrics
-from consumer.partition import Checkpointer, PartitionProcessor
-from consumer.rotation import RotationPolicy
-from consumer.rows import UsageConverter
-from consumer.sources import Decoder, Position, SourceEvent
+from consumer.partition import PartitionDeps, PartitionProcessor
+from consumer.sources import Position, SourceEvent
 
 log = get_logger("consumer.pipeline")
 
 
 class Pipeline:
-    def __init__(
-        self,
-        *,
-        hub: str,
-        decoder: Decoder,
-        writer: LakeWriter,
-        states: FlushStateStore,
-        checkpoint: Checkpointer,
-        policy: RotationPolicy,
-        usage_converter: UsageConverter,
-        metrics: ConsumerMetrics,
-        on_fatal: Callable[[BaseException], None] = lambda exc: None,
-    ) -> None:
-        self.hub = hub
-        self.on_fatal = on_fatal
-        self.decoder = decoder
-        self.writer = writer
-        self.states = states
-        self.checkpoint = checkpoint
-        self.policy = policy
-        self.usage_converter = usage_converter
-        self.metrics = metrics
+    def __init__(self, deps: PartitionDeps) -> None:
+        self.deps = deps
         self.partitions: dict[str, PartitionProcessor] = {}
-        metrics.stats.pending_bytes = lambda: decoder.pending_bytes
+        deps.metrics.stats.pending_bytes = lambda: deps.decoder.pending_bytes
 
     @property
     def dirty(self) -> bool:
         return any(p.dirty for p in self.partitions.values())
 
     async def open_partition(self, partition: str, start: Position | None) -> None:
-        processor = PartitionProcessor(
-            hub=self.hub,
-            partition=partition,
-            decoder=self.decoder,
-            writer=self.writer,
-            states=self.states,
-            checkpoint=self.checkpoint,
-            policy=self.policy,
-            usage_converter=self.usage_converter,
-            metrics=self.metrics,
-            on_fatal=self.on_fatal,
-        )
+        processor = PartitionProcessor(partition, self.deps)
         self.partitions[partition] = processor
         await processor.open(start)
 

@@ -16,6 +16,7 @@ from consumer.columnar import usage_tables
 from consumer.flush_state import FlushStateStore
 from consumer.lake_writer import LakeWriter
 from consumer.metrics import ConsumerMetrics, ConsumerStats
+from consumer.partition import PartitionDeps
 from consumer.pipeline import Pipeline
 from consumer.rotation import RotationPolicy
 from consumer.sources import Position, SourceEvent
@@ -110,14 +111,16 @@ class Harness:
             )
 
         self.pipeline = Pipeline(
-            hub=HUB,
-            decoder=Reassembler(self.config),
-            writer=LakeWriter(open_location(str(self.lake))),
-            states=FlushStateStore(open_location(str(self.checkpoints)), NS, HUB, CG),
-            checkpoint=checkpoint,
-            policy=self.policy,
-            usage_converter=usage_tables,
-            metrics=ConsumerMetrics(self.stats),
+            PartitionDeps(
+                hub=HUB,
+                decoder=Reassembler(self.config),
+                writer=LakeWriter(open_location(str(self.lake))),
+                states=FlushStateStore(open_location(str(self.checkpoints)), NS, HUB, CG),
+                checkpoint=checkpoint,
+                policy=self.policy,
+                usage_converter=usage_tables,
+                metrics=ConsumerMetrics(self.stats),
+            )
         )
         return self.pipeline
 
