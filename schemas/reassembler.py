@@ -87,7 +87,7 @@ class _Pending:
     first_enqueued: datetime | None = None
 
 
-def _reject(
+def reject(
     reason: DeadLetterReason,
     detail: str,
     meta: EventMeta,
@@ -95,6 +95,7 @@ def _reject(
     record_id: str | None = None,
     kind: str | None = None,
 ) -> DeadLetterRecord:
+    """A dead letter at `meta`'s stream coordinates, with the detail and the raw bytes bounded."""
     return DeadLetterRecord.model_construct(
         reason=reason,
         detail=detail[:4096],
@@ -172,21 +173,21 @@ def parse_envelope(body: bytes, meta: EventMeta) -> Envelope | DeadLetterRecord:
         obj = json.loads(body)
     except (ValueError, RecursionError) as exc:
         if len(body) >= TRUNCATION_SUSPECT_BYTES:
-            return _reject(
+            return reject(
                 DeadLetterReason.MESSAGE_TRUNCATED,
                 f"{len(body)} bytes of invalid JSON: the gateway most likely cut the message ({exc})",
                 meta,
                 body,
             )
-        return _reject(DeadLetterReason.ENVELOPE_NOT_JSON, f"not JSON: {exc}", meta, body)
+        return reject(DeadLetterReason.ENVELOPE_NOT_JSON, f"not JSON: {exc}", meta, body)
     if type(obj) is not dict:
-        return _reject(DeadLetterReason.ENVELOPE_NOT_JSON, f"JSON {type(obj).__name__}, not an object", meta, body)
+        return reject(DeadLetterReason.ENVELOPE_NOT_JSON, f"JSON {type(obj).__name__}, not an object", meta, body)
     record_id = obj.get("record_id") if isinstance(obj.get("record_id"), str) else None
     kind = obj.get("kind") if isinstance(obj.get("kind"), str) else None
     version = obj.get("v")
     if version != CONTRACT_VERSION or not _is_int(version):
         reason = DeadLetterReason.UNKNOWN_VERSION if _is_int(version) else DeadLetterReason.ENVELOPE_INVALID
-        return _reject(
+        return reject(
             reason,
             f"contract version {version!r}; this consumer knows {CONTRACT_VERSION}",
             meta,
@@ -226,7 +227,7 @@ def parse_envelope(body: bytes, meta: EventMeta) -> Envelope | DeadLetterRecord:
     if meta.partition_key is not None and record_id is not None and meta.partition_key != record_id:
         problems.append(f"record_id: {record_id!r} differs from the message's partition key {meta.partition_key!r}")
     if problems:
-        return _reject(DeadLetterReason.ENVELOPE_INVALID, "; ".join(problems), meta, body, record_id, kind)
+        return reject(DeadLetterReason.ENVELOPE_INVALID, "; ".join(problems), meta, body, record_id, kind)
     return Envelope(
         record_id=record_id,  # type: ignore[arg-type]
         kind=_KINDS[kind],  # type: ignore[index]
@@ -399,7 +400,7 @@ class Reassembler:
         rid, kind = env.record_id, env.kind.value
         if env.total_bytes > self.config.max_record_bytes:
             out.append(
-                _reject(
+                reject(
                     DeadLetterReason.RECORD_TOO_LARGE,
                     f"total_bytes {env.total_bytes} > limit {self.config.max_record_bytes}",
                     meta,
@@ -412,11 +413,11 @@ class Reassembler:
         try:
             decoded = b64decode_strict(env.data)
         except (binascii.Error, ValueError) as exc:
-            out.append(_reject(DeadLetterReason.BAD_BASE64, f"chunk {env.chunk_index}: {exc}", meta, body, rid, kind))
+            out.append(reject(DeadLetterReason.BAD_BASE64, f"chunk {env.chunk_index}: {exc}", meta, body, rid, kind))
             return
         problem = _check_chunk_length(env, len(decoded))
         if problem:
-            out.append(_reject(DeadLetterReason.CHUNK_LENGTH_MISMATCH, problem, meta, body, rid, kind))
+            out.append(reject(DeadLetterReason.CHUNK_LENGTH_MISMATCH, problem, meta, body, rid, kind))
             return
         key = (meta.partition, rid, kind)
         done_sha = self._recent.get(key)
@@ -425,7 +426,7 @@ class Reassembler:
                 self.stats["duplicates_ignored"] += 1
             else:
                 out.append(
-                    _reject(
+                    reject(
                         DeadLetterReason.CONFLICTING_DUPLICATE,
                         f"record already completed with sha256 {done_sha}, this chunk says {env.sha256}",
                         meta,
@@ -445,7 +446,7 @@ class Reassembler:
             self._by_partition.setdefault(meta.partition, OrderedDict())[key] = rec
         elif rec.header != env.header:
             out.append(
-                _reject(
+                reject(
                     DeadLetterReason.INCONSISTENT_CHUNK,
                     f"chunk {env.chunk_index} header {env.header} differs from the record's {rec.header}",
                     meta,
@@ -461,7 +462,7 @@ class Reassembler:
                 self.stats["duplicates_ignored"] += 1
             else:
                 out.append(
-                    _reject(
+                    reject(
                         DeadLetterReason.CONFLICTING_DUPLICATE,
                         f"second chunk {env.chunk_index} with different content",
                         meta,
@@ -482,7 +483,7 @@ class Reassembler:
     def _complete_single(self, env: Envelope, payload: bytes, meta: EventMeta, out: list[Output]) -> None:
         if hashlib.sha256(payload).hexdigest() != env.sha256:
             out.append(
-                _reject(
+                reject(
                     DeadLetterReason.CHECKSUM_MISMATCH,
                     "payload SHA-256 differs from sha256",
                     meta,
@@ -520,7 +521,7 @@ class Reassembler:
             )
             for env, meta, _ in ordered:
                 out.append(
-                    _reject(
+                    reject(
                         reason,
                         f"record of {len(ordered)} chunks failed verification "
                         f"({len(payload)} of {first_env.total_bytes} bytes)",
@@ -564,7 +565,7 @@ class Reassembler:
         for index in sorted(rec.chunks):
             env, meta, _ = rec.chunks[index]
             out.append(
-                _reject(
+                reject(
                     reason,
                     f"{why}: held {len(rec.chunks)} of {count} chunks",
                     meta,

@@ -10,27 +10,14 @@ from pydantic import ValidationError
 
 from schemas.deadletter import DeadLetterReason, DeadLetterRecord
 from schemas.envelope import RecordKind
-from schemas.limits import DEAD_LETTER_RAW_BYTES
 from schemas.payload import BodyPart, PayloadRecord
-from schemas.reassembler import CompletedRecord
+from schemas.reassembler import CompletedRecord, reject
 from schemas.usage import UsageRecord
 
 
 def record_rejection(record: CompletedRecord, reason: DeadLetterReason, detail: str) -> DeadLetterRecord:
     """A dead letter for a whole record, at its first chunk's coordinates, carrying the (bounded) payload."""
-    meta = record.first
-    return DeadLetterRecord.model_construct(
-        reason=reason,
-        detail=detail[:4096],
-        partition=meta.partition,
-        sequence_number=meta.sequence_number,
-        offset=meta.offset,
-        enqueued_time=meta.enqueued_time,
-        record_id=record.record_id,
-        kind=record.kind.value,
-        raw_body=record.payload[:DEAD_LETTER_RAW_BYTES],
-        raw_bytes=len(record.payload),
-    )
+    return reject(reason, detail, record.first, record.payload, record.record_id, record.kind.value)
 
 
 def explain_validation_error(exc: ValidationError) -> str:
