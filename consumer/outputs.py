@@ -54,12 +54,11 @@ class Batch:
         self.events.append((sequence_number, enqueued_time))
         self.rows += len(outputs)
         for item in outputs:
-            if isinstance(item, CompletedRecord):
-                self.bytes += len(item.payload)
-                (self.usage if item.kind is RecordKind.USAGE else self.bodies).append((sequence_number, item))
-            else:
-                self.bytes += output_bytes(item)
+            self.bytes += output_bytes(item)
+            if isinstance(item, DeadLetterRecord):
                 self.dead_letters.append((sequence_number, item))
+            else:
+                (self.usage if item.kind is RecordKind.USAGE else self.bodies).append((sequence_number, item))
 
     def split(self, through: int) -> tuple[Batch, Batch]:
         """The part produced by events up to `through`, and the rest."""

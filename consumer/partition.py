@@ -123,8 +123,7 @@ class PartitionProcessor:
             [EventMeta(partition, e.sequence_number, e.offset, e.enqueued_time, e.partition_key) for e in fresh],
         )
         final = len(fresh) - 1
-        # The policy's limits as locals: this loop runs once per event (RotationPolicy.cuts is the same test).
-        max_rows, max_bytes, max_span = self.deps.policy.max_rows, self.deps.policy.max_bytes, self.deps.policy.max_span
+        should_cut = self.deps.policy.should_cut
         flushed, pending = self.state.flushed_through, self.state.pending_through
         batch = self.batch
         for index, (event, produced) in enumerate(zip(fresh, outputs, strict=True)):
@@ -132,12 +131,7 @@ class PartitionProcessor:
             if flushed is not None and seq <= flushed:
                 continue  # replay of events whose output is already in the lake
             batch.add_event(seq, event.enqueued_time, produced)
-            if (
-                (pending is not None and seq >= pending)
-                or batch.rows >= max_rows
-                or batch.bytes >= max_bytes
-                or event.enqueued_time - batch.events[0][1] >= max_span
-            ):
+            if (pending is not None and seq >= pending) or should_cut(batch):
                 if index == final:
                     await self._flush()
                 else:

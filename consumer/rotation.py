@@ -18,13 +18,10 @@ class RotationPolicy:
     max_bytes: int = 16 * 1024 * 1024
     max_event_seconds: float = 300.0
 
-    @property
-    def max_span(self) -> timedelta:
-        return timedelta(seconds=self.max_event_seconds)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_max_span", timedelta(seconds=self.max_event_seconds))
 
     def should_cut(self, batch: Batch) -> bool:
-        return self.cuts(batch.rows, batch.bytes, batch.event_span)
-
-    def cuts(self, rows: int, size: int, span: timedelta) -> bool:
-        """Whether a batch of `rows` rows and `size` bytes whose events span `span` of event time is cut here."""
-        return rows >= self.max_rows or size >= self.max_bytes or span >= self.max_span
+        return (
+            batch.rows >= self.max_rows or batch.bytes >= self.max_bytes or batch.event_span >= self._max_span  # type: ignore[attr-defined]
+        )
