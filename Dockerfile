@@ -5,6 +5,7 @@ FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml constraints.txt README.md ./
+COPY common ./common
 COPY chargeback ./chargeback
 COPY schemas ./schemas
 COPY consumer ./consumer

@@ -17,7 +17,7 @@ from aggregator.ptu import load_ptu_config
 from aggregator.rollup import roll_up_day, roll_up_month
 from aggregator.settings import AggregatorSettings
 from aggregator.tables import derived_schemas
-from chargeback.logs import get_logger
+from common.logs import get_logger
 from schemas.lake import LakeLocation
 
 log = get_logger(__name__)

@@ -16,8 +16,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from aggregator import errors
 from aggregator.settings import AggregatorSettings
-from chargeback.exitcodes import ExitCode
-from chargeback.logs import get_logger
+from common.exitcodes import ExitCode
+from common.logs import get_logger
 
 P = ParamSpec("P")
 R = TypeVar("R")

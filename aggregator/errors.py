@@ -1,4 +1,4 @@
-"""Typed errors of the aggregator. The CLI maps each to an exit code (chargeback/exitcodes.py)."""
+"""Typed errors of the aggregator. The CLI maps each to an exit code (common/exitcodes.py)."""
 
 from __future__ import annotations
 

@@ -7,10 +7,15 @@ so `--help` shows only what works.
 from __future__ import annotations
 
 import importlib
+import sys
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
-from chargeback.logs import configure_logging
+from common.errors import ChargebackError
+from common.logs import configure_logging
+from common.redact import redact
 
 STAGE_CLIS = (
     "schemas.cli",
@@ -21,7 +26,20 @@ STAGE_CLIS = (
     "chargeback.demo.cli",
 )
 
+
+class _Shell(TyperGroup):
+    """The one place where an expected failure becomes one line on stderr and its documented exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ChargebackError as exc:
+            print(f"error: {redact(str(exc))}", file=sys.stderr)
+            raise typer.Exit(int(exc.exit_code)) from None
+
+
 app = typer.Typer(
+    cls=_Shell,
     name="chargeback",
     help="Chargeback for Azure OpenAI behind API Management: policy, consumer, lake and roll-ups.",
     no_args_is_help=True,

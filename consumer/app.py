@@ -12,8 +12,9 @@ from urllib.parse import urlsplit
 
 from azure.eventhub.aio import CheckpointStore
 
-from chargeback.exitcodes import ExitCode
-from chargeback.logs import get_logger
+from common.exitcodes import ExitCode
+from common.logs import get_logger
+from common.redact import describe, safe_url
 from consumer.checkpoint_blob import open_blob_checkpoint_store
 from consumer.checkpoint_file import FileCheckpointStore
 from consumer.columnar import usage_tables
@@ -25,7 +26,6 @@ from consumer.memory import arrow_pool, tune_allocators, tune_gc
 from consumer.metrics import ConsumerMetrics, ConsumerStats, configure_exporter
 from consumer.partition import PartitionDeps
 from consumer.pipeline import Pipeline
-from consumer.redact import describe, safe_url
 from consumer.rotation import RotationPolicy
 from consumer.settings import ConsumerSettings
 from schemas.lake import LakeLocation, open_location, parse_connection_string

@@ -6,10 +6,10 @@ import asyncio
 
 import typer
 
-from chargeback.exitcodes import ExitCode
-from chargeback.logs import get_logger
+from common.exitcodes import ExitCode
+from common.logs import get_logger
+from common.redact import redact
 from consumer.errors import ConsumerError
-from consumer.redact import redact
 from schemas.errors import LakeLocationError
 
 log = get_logger("consumer.cli")

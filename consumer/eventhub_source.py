@@ -16,9 +16,9 @@ from azure.eventhub import EventData
 from azure.eventhub.aio import CheckpointStore, EventHubConsumerClient, PartitionContext
 from azure.eventhub.amqp import AmqpMessageBodyType
 
-from chargeback.logs import get_logger
+from common.logs import get_logger
+from common.redact import describe
 from consumer.metrics import ConsumerStats
-from consumer.redact import describe
 from consumer.settings import ConsumerSettings
 from consumer.sources import PartitionSink, Position, SourceEvent
 

@@ -14,7 +14,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
-from chargeback.logs import get_logger
+from common.logs import get_logger
 
 log = get_logger("consumer.metrics")
 

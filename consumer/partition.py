@@ -16,12 +16,12 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from chargeback.logs import get_logger
+from common.logs import get_logger
+from common.redact import describe
 from consumer.flush_state import FlushState, FlushStateStore
 from consumer.lake_writer import LakeWriter, file_stem
 from consumer.metrics import ConsumerMetrics
 from consumer.outputs import Batch, Output
-from consumer.redact import describe
 from consumer.retry import retry_async_forever
 from consumer.rotation import RotationPolicy
 from consumer.rows import Hour, TableSource, UsageConverter, dead_letter_sources, payload_sources

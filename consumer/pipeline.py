@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from chargeback.logs import get_logger
+from common.logs import get_logger
 from consumer.partition import PartitionDeps, PartitionProcessor
 from consumer.sources import Position, SourceEvent
 

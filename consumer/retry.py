@@ -14,9 +14,9 @@ from tenacity import (
     wait_exponential,
 )
 
-from chargeback.logs import get_logger
+from common.logs import get_logger
+from common.redact import describe
 from consumer.errors import ConsumerError
-from consumer.redact import describe
 
 T = TypeVar("T")
 log = get_logger("consumer.retry")

@@ -2,7 +2,7 @@
 
 import os
 
-from chargeback.logs import configure_logging
+from common.logs import configure_logging
 from localhub.cli import standalone
 
 configure_logging(os.environ.get("CHARGEBACK_LOG_LEVEL", "INFO"))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from azure.eventhub._pyamqp.error import AMQPError
 from azure.eventhub._pyamqp.message import Message
 
-from chargeback.logs import get_logger
+from common.logs import get_logger
 from localhub import cbs, management, messages
 from localhub.addresses import CBS_NODE
 from localhub.errors import MalformedMessageError

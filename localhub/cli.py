@@ -9,8 +9,8 @@ from pathlib import Path
 
 import typer
 
-from chargeback.exitcodes import ExitCode
-from chargeback.logs import get_logger
+from common.exitcodes import ExitCode
+from common.logs import get_logger
 from localhub.config import DEFAULT_PARTITIONS, HubSpec, parse_hub_spec
 from localhub.errors import DataDirError, HubSpecError
 from localhub.server import LocalHub

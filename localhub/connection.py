@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from azure.eventhub._pyamqp.error import AMQPError
 from azure.eventhub._pyamqp.performatives import CloseFrame, OpenFrame, SASLMechanism, SASLOutcome
 
-from chargeback.logs import get_logger
+from common.logs import get_logger
 from localhub import frames
 from localhub.errors import MalformedFrameError
 from localhub.session import Session

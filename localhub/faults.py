@@ -3,7 +3,7 @@ threaded wrapper forwards them)."""
 
 from __future__ import annotations
 
-from chargeback.logs import get_logger
+from common.logs import get_logger
 from localhub.broker import Broker
 from localhub.links import amqp_error
 

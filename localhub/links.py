@@ -15,7 +15,7 @@ from azure.eventhub._pyamqp.error import AMQPError
 from azure.eventhub._pyamqp.outcomes import Accepted, Rejected
 from azure.eventhub._pyamqp.performatives import AttachFrame, DetachFrame, DispositionFrame
 
-from chargeback.logs import get_logger
+from common.logs import get_logger
 from localhub import messages
 from localhub.addresses import EntityAddress
 from localhub.storage import Partition

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 from types import TracebackType
 
-from chargeback.logs import get_logger
+from common.logs import get_logger
 from localhub.broker import Broker
 from localhub.config import HubSpec, connection_string, hub_specs
 from localhub.connection import Connection

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from azure.eventhub._pyamqp.performatives import BeginFrame, DetachFrame, EndFrame, FlowFrame
 
-from chargeback.logs import get_logger
+from common.logs import get_logger
 from localhub import frames
 from localhub.addresses import parse_entity, parse_selector, selector_of
 from localhub.errors import UnknownEntityError

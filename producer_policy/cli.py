@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from chargeback.exitcodes import ExitCode
-from chargeback.logs import get_logger
+from common.exitcodes import ExitCode
+from common.logs import get_logger
 from producer_policy.decode import decode_messages
 from producer_policy.errors import (
     ExchangeFormatError,

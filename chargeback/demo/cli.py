@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from chargeback.exitcodes import ExitCode
+from common.exitcodes import ExitCode
 
 
 def register(app: typer.Typer) -> None:

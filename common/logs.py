@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import structlog
+
+from common.redact import redact_value
+
+
+def redact_event(_logger: Any, _method: str, event_dict: structlog.typing.EventDict) -> structlog.typing.EventDict:
+    """structlog processor: every field of every line, exception text included, with its secrets masked."""
+    return {key: redact_value(value) for key, value in event_dict.items()}
 
 
 def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
@@ -33,6 +41,7 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
+                redact_event,
                 renderer,
             ],
         )

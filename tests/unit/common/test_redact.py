@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from consumer.redact import describe, redact, safe_url
+from common.redact import describe, redact, safe_url
 
 
 def test_keys_signatures_and_headers_are_masked():
