@@ -147,14 +147,6 @@ MUTATIONS: tuple[Mutation, ...] = (
         (ROLLUP_RULES,),
         "a deployment in the PTU config is provisioned: its tokens are priced 0, its cost is the PTU cost",
     ),
-    Mutation(
-        "sql-monthly-days-count-rows",
-        "aggregator/rollup.py",
-        "count(DISTINCT date)::BIGINT AS days",
-        "count(date)::BIGINT AS days",
-        (ROLLUP_RULES,),
-        "a month row counts the distinct days it covers",
-    ),
     # -- PTU (aggregator/ptu.py) ------------------------------------------------------------------------------
     Mutation(
         "ptu-leftover-to-smallest-remainders",
@@ -189,7 +181,46 @@ MUTATIONS: tuple[Mutation, ...] = (
         "overlapping PTU periods of one deployment are refused",
     ),
     # -- FOCUS (aggregator/focus.py) ---------------------------------------------------------------------------
-    # (focus mutations are added with their rule tests below)
+    Mutation(
+        "sql-focus-includes-next-months-first-day",
+        "aggregator/focus.py",
+        "WHERE d.date >= $first AND d.date < $end",
+        "WHERE d.date >= $first AND d.date <= $end",
+        (FOCUS_RULES,),
+        "a month's FOCUS export excludes the next month's first day",
+    ),
+    Mutation(
+        "py-focus-sub-account-id-from-name",
+        "aggregator/focus.py",
+        '"SubAccountId": row["subscription_id"]',
+        '"SubAccountId": row["subscription_name"]',
+        (FOCUS_RULES,),
+        "SubAccountId is the subscription id",
+    ),
+    Mutation(
+        "py-focus-region-id-from-resource",
+        "aggregator/focus.py",
+        '"RegionId": row["region"]',
+        '"RegionId": row["deployment"]',
+        (FOCUS_RULES,),
+        "RegionId is the deployment's region",
+    ),
+    Mutation(
+        "py-focus-charge-period-empty",
+        "aggregator/focus.py",
+        '"ChargePeriodEnd": start + timedelta(days=1)',
+        '"ChargePeriodEnd": start',
+        (FOCUS_RULES,),
+        "a charge period is the UTC day",
+    ),
+    Mutation(
+        "py-focus-ptu-hours-not-divided-by-rate",
+        "aggregator/focus.py",
+        'ptu_hours = (row["ptu_cost"] / rate).quantize(QUANTITY_SCALE)',
+        'ptu_hours = row["ptu_cost"].quantize(QUANTITY_SCALE)',
+        (FOCUS_RULES,),
+        "PTU shares are exported in PTU-hours at the hourly rate",
+    ),
     # -- exactly once (consumer/partition.py, consumer/flush_state.py, schemas/reassembler.py) -------------------
     Mutation(
         "py-checkpoint-past-flushed-through",

@@ -154,7 +154,7 @@ def test_an_empty_flush_state_file_is_a_write_in_progress_not_no_state(tmp_path:
     path.write_bytes(b"")
     with pytest.raises(OSError, match="being written"):
         states.load_sync("0")
-    with pytest.raises(CheckpointStoreError):
+    with pytest.raises(CheckpointStoreError, match="unreadable flush state b''"):
         FlushState.from_json(b"")
 
 
@@ -176,8 +176,10 @@ def test_a_flush_state_that_is_not_an_object_of_integers_is_refused(body: bytes)
     if body == b"{}":
         assert FlushState.from_json(body) == FlushState()
         return
-    with pytest.raises(CheckpointStoreError):
+    with pytest.raises(CheckpointStoreError, match="unreadable flush state") as caught:
         FlushState.from_json(body)
+    if body.startswith(b'{"flushed_through"'):
+        assert "is not an integer" in str(caught.value)
 
 
 def test_a_missing_flush_state_file_is_no_state_and_a_saved_one_round_trips(tmp_path: Path):
@@ -218,3 +220,56 @@ async def test_two_consumer_groups_each_write_every_record(tmp_path: Path):
         streams.CG = original
     assert usage_ids(tmp_path / "lake-a") == sorted(ids)
     assert usage_ids(tmp_path / "lake-b") == sorted(ids)
+
+
+def test_the_flush_state_file_sits_under_flushstate_namespace_hub_group_lower_cased(tmp_path: Path):
+    """The layout is a compatibility promise: an upgraded consumer must find the flush state its predecessor wrote at
+    <checkpoint location>/flushstate/<namespace>/<hub>/<consumer group>/<partition>.json (names lower-cased)."""
+    store(tmp_path, consumer_group="$Default", hub="Usage", namespace="Local.Test").save_sync("3", FlushState(5))
+    path = tmp_path / "flushstate" / "local.test" / "usage" / "$default" / "3.json"
+    assert FlushState.from_json(path.read_bytes()) == FlushState(flushed_through=5)
+    assert [p.relative_to(tmp_path) for p in tmp_path.rglob("*.json")] == [path.relative_to(tmp_path)]
+
+
+async def test_an_empty_flush_state_is_retried_until_written_and_each_failure_is_counted(tmp_path: Path):
+    """Reading an empty (being written) flush state retries, reporting each failed attempt to `on_failure` (the
+    storage-failure metric), until the writer has published it."""
+    states = store(tmp_path)
+    states.save_sync("0", FlushState(flushed_through=3))
+    path = Path(states._path("0"))
+    path.write_bytes(b"")
+    failures = []
+
+    def on_failure() -> None:
+        failures.append(1)
+        path.write_bytes(FlushState(flushed_through=9).to_json())
+
+    assert await states.load("0", on_failure=on_failure) == FlushState(flushed_through=9)
+    assert failures == [1]
+
+
+async def test_a_failed_flush_state_write_is_retried_and_counted(tmp_path: Path, monkeypatch):
+    """A storage failure while saving the flush state is retried (never skipped) and reported to `on_failure`."""
+    states = store(tmp_path)
+    real = FlushStateStore.save_sync
+    calls = []
+
+    def flaky(self, partition, state):
+        calls.append(state)
+        if len(calls) == 1:
+            raise OSError("storage unavailable")
+        real(self, partition, state)
+
+    monkeypatch.setattr(FlushStateStore, "save_sync", flaky)
+    failures = []
+    await states.save("0", FlushState(flushed_through=4), on_failure=lambda: failures.append(1))
+    assert failures == [1] and len(calls) == 2
+    assert states.load_sync("0") == FlushState(flushed_through=4)
+
+
+def test_an_unreadable_flush_state_error_quotes_at_most_200_bytes_of_it():
+    """The error names what it could not read, bounded: at most 200 bytes of the stored (untrusted) content."""
+    data = b"z" * 300
+    with pytest.raises(CheckpointStoreError) as caught:
+        FlushState.from_json(data)
+    assert repr(data[:200]) in str(caught.value)
