@@ -26,6 +26,8 @@ class AggregatorSettings(BaseSettings):
     deployments_config: Path | None = None
     """Deployment name -> deployment type and region; default the shipped example."""
     late_data_days: int = Field(default=2, ge=0, le=60)
+    compact_lookback_days: int = Field(default=7, ge=1, le=366)
+    """`compact` without --date: closed days (yesterday back) checked for files to merge."""
     payload_retention_days: int = Field(default=30, ge=1)
     dead_letter_retention_days: int = Field(default=90, ge=1)
     team_tag: str = "team"
