@@ -31,7 +31,7 @@ def _at(day: date, hour: int = 9, minute: int = 0) -> datetime:
 
 
 def test_without_date_compacts_every_closed_day_in_the_lookback_and_nothing_else(tmp_path):
-    location, builder = _lake(tmp_path)
+    _location, builder = _lake(tmp_path)
     yesterday, three_ago, old = TODAY - timedelta(days=1), TODAY - timedelta(days=3), TODAY - timedelta(days=9)
     for day in (yesterday, three_ago, old, TODAY):
         for i in range(3):  # three files in the same hour, one per "flush"
