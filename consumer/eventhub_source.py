@@ -20,11 +20,11 @@ from azure.eventhub.exceptions import EventHubError
 
 from common.logs import get_logger
 from common.redact import describe
+from common.storage.connection import parse_connection_string
 from consumer.errors import EventHubUnavailableError
 from consumer.metrics import ConsumerStats
 from consumer.settings import ConsumerSettings
 from consumer.sources import PartitionSink, Position, SourceEvent
-from schemas.lake import parse_connection_string
 
 log = get_logger("consumer.eventhub")
 
