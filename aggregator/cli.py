@@ -257,6 +257,41 @@ def register(app: typer.Typer) -> None:
 
     app.add_typer(retention, name="retention")
 
+    config = typer.Typer(help="Configuration files of the deployed job.", no_args_is_help=True)
+
+    @config.command("push")
+    @reported
+    def config_push(
+        prices: Path | None = typer.Option(None, "--prices", help="Price sheet (CSV) -> CHARGEBACK_PRICE_SHEET."),
+        deployments: Path | None = typer.Option(
+            None, "--deployments", help="Deployments map (CSV) -> CHARGEBACK_DEPLOYMENTS_CONFIG."
+        ),
+        ptu: Path | None = typer.Option(None, "--ptu", help="PTU config (JSON) -> CHARGEBACK_PTU_CONFIG."),
+        config_url: str | None = typer.Option(
+            None, "--config-url", help="The config container; default $CHARGEBACK_CONFIG_URL (an azd output)."
+        ),
+    ) -> None:
+        """Check the configuration files and upload them where the nightly job reads them; print the settings.
+
+        Files not given are kept; missing ones get the shipped price sheet and "no PTU"; the deployments map is
+        required once. Uses DefaultAzureCredential (az login) on Azure, the connection string on an emulator.
+        """
+        from aggregator.config_push import push
+
+        settings = _settings()
+        given = {
+            "CHARGEBACK_PRICE_SHEET": prices,
+            "CHARGEBACK_DEPLOYMENTS_CONFIG": deployments,
+            "CHARGEBACK_PTU_CONFIG": ptu,
+        }
+        for item in push(config_url or settings.config_url, given, connection_string=settings.storage_connection):
+            note = {"uploaded": "uploaded", "kept": "already there, kept", "default": "none given: shipped default"}
+            digest = f", sha256 {item.sha256[:16]}" if item.sha256 else ""
+            err.print(f"{item.setting.what}: {note[item.action]}{digest}", markup=False, highlight=False)
+            typer.echo(f"{item.setting.variable}={item.url}")
+
+    app.add_typer(config, name="config")
+
     @app.command("nightly")
     @reported
     def nightly(
