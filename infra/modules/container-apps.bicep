@@ -152,27 +152,27 @@ var jobBaseEnv = [
   }
 ]
 // Configuration files: one entry per file setting, a blob of the config container (`chargeback config push` puts
-// them there with these names). A new file (teams map, budgets) adds a param and an entry here.
-var configFileEnv = concat(
-  empty(priceSheetBlob) ? [] : [
-    {
-      name: 'CHARGEBACK_PRICE_SHEET'
-      value: '${configUrl}/${priceSheetBlob}'
-    }
-  ],
-  empty(deploymentsConfigBlob) ? [] : [
-    {
-      name: 'CHARGEBACK_DEPLOYMENTS_CONFIG'
-      value: '${configUrl}/${deploymentsConfigBlob}'
-    }
-  ],
-  empty(ptuConfigBlob) ? [] : [
-    {
-      name: 'CHARGEBACK_PTU_CONFIG'
-      value: '${configUrl}/${ptuConfigBlob}'
-    }
-  ]
-)
+// them there with these names). A new file (teams map, budgets) adds a param, a variable like these and its name
+// in configFileEnv.
+var priceSheetEnv = empty(priceSheetBlob) ? [] : [
+  {
+    name: 'CHARGEBACK_PRICE_SHEET'
+    value: '${configUrl}/${priceSheetBlob}'
+  }
+]
+var deploymentsConfigEnv = empty(deploymentsConfigBlob) ? [] : [
+  {
+    name: 'CHARGEBACK_DEPLOYMENTS_CONFIG'
+    value: '${configUrl}/${deploymentsConfigBlob}'
+  }
+]
+var ptuConfigEnv = empty(ptuConfigBlob) ? [] : [
+  {
+    name: 'CHARGEBACK_PTU_CONFIG'
+    value: '${configUrl}/${ptuConfigBlob}'
+  }
+]
+var configFileEnv = concat(priceSheetEnv, deploymentsConfigEnv, ptuConfigEnv)
 var jobEnv = concat(jobBaseEnv, configFileEnv)
 
 resource environment 'Microsoft.App/managedEnvironments@2025-01-01' = {
