@@ -263,10 +263,12 @@ class PartitionProcessor:
         letters = [letter for _, letter in batch.dead_letters]
         # Validation rejections are dead letters of the event that completed the record: keep stream order.
         letters.extend(rejected)
+        payloads, unstorable = payload_sources([record for _, record in batch.bodies])
+        letters.extend(unstorable)
         dead = Counter(letter.reason.value for letter in letters)
         tables: dict[str, dict[Hour, TableSource]] = {
             "usage": dict(usage),
-            "payloads": payload_sources([record for _, record in batch.bodies]),
+            "payloads": payloads,
             "dead_letters": dead_letter_sources(letters),
         }
         return tables, dead

@@ -20,10 +20,9 @@ from typing import NamedTuple
 import pybase64
 
 from schemas import CONTRACT_VERSION
-from schemas.deadletter import DeadLetterReason, DeadLetterRecord
+from schemas.deadletter import DeadLetterReason, DeadLetterRecord, dead_letter
 from schemas.envelope import EMITTED_AT_PATTERN, RECORD_ID_PATTERN, SHA256_PATTERN, Envelope, RecordKind
 from schemas.limits import (
-    DEAD_LETTER_RAW_BYTES,
     DEFAULT_CHUNK_BYTES,
     DEFAULT_MAX_CHUNKS,
     MAX_CONTENT_TYPE_CHARS,
@@ -95,18 +94,17 @@ def reject(
     record_id: str | None = None,
     kind: str | None = None,
 ) -> DeadLetterRecord:
-    """A dead letter at `meta`'s stream coordinates, with the detail and the raw bytes bounded."""
-    return DeadLetterRecord.model_construct(
-        reason=reason,
-        detail=detail[:4096],
+    """A dead letter at `meta`'s stream coordinates (`schemas.deadletter.dead_letter`: bounded, always writable)."""
+    return dead_letter(
+        reason,
+        detail,
         partition=meta.partition,
         sequence_number=meta.sequence_number,
         offset=meta.offset,
         enqueued_time=meta.enqueued_time,
+        raw=raw,
         record_id=record_id,
         kind=kind,
-        raw_body=raw[:DEAD_LETTER_RAW_BYTES],
-        raw_bytes=len(raw),
     )
 
 
