@@ -246,7 +246,7 @@ def usage_tables(records: list[CompletedRecord]) -> tuple[HourTables, list[DeadL
     if safe:
         try:
             fast = _fast_part(safe)
-        except Exception:  # noqa: BLE001 - an Arrow edge we did not foresee: the contract decides instead
+        except Exception:
             fast = None
         if fast is None:
             slow = records

@@ -12,11 +12,10 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from schemas.arrow import DEAD_LETTERS_SCHEMA, PAYLOADS_SCHEMA, USAGE_SCHEMA
-from schemas.deadletter import DeadLetterRecord
-from schemas.reassembler import CompletedRecord, EventMeta
 from common.redact import describe
-from schemas.deadletter import DeadLetterReason
+from schemas.arrow import DEAD_LETTERS_SCHEMA, PAYLOADS_SCHEMA, USAGE_SCHEMA
+from schemas.deadletter import DeadLetterReason, DeadLetterRecord
+from schemas.reassembler import CompletedRecord, EventMeta
 from schemas.records import decode_usage, record_rejection, to_payload_record
 from schemas.tags import TAGS_JSON, canonical_tags_json
 from schemas.usage import UsageRecord
@@ -81,7 +80,7 @@ def usage_tables_slow(records: list[CompletedRecord]) -> tuple[HourTables, list[
                 rejected.append(result)
                 continue
             valid.append((hour_of(result.event_time), usage_values(result), record.first))
-        except Exception as exc:  # noqa: BLE001 - data never stops a partition: it becomes a dead letter
+        except Exception as exc:
             rejected.append(unconvertible(record, exc))
     tables, unwritable = _by_hour_checked(valid, USAGE_SCHEMA, records_of=records, rows_of=valid)
     return tables, rejected + unwritable
@@ -102,7 +101,7 @@ def _by_hour_checked(
     are dead-lettered (their records are found by stream coordinates)."""
     try:
         return _by_hour(items, schema, with_lineage=True), []
-    except Exception:  # noqa: BLE001 - find the row(s) at fault below
+    except Exception:
         pass
     by_meta = {(r.first.partition, r.first.sequence_number, r.record_id): r for r in records_of}
     kept: list[tuple[Hour, dict[str, object], EventMeta]] = []
@@ -111,7 +110,7 @@ def _by_hour_checked(
         try:
             _by_hour([item], schema, with_lineage=True)
             kept.append(item)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             meta = item[2]
             record = by_meta[(meta.partition, meta.sequence_number, str(item[1]["record_id"]))]
             rejected.append(unconvertible(record, exc))
@@ -137,7 +136,7 @@ def payload_sources(records: list[CompletedRecord]) -> tuple[dict[Hour, TableSou
     for record in records:
         try:
             to_payload_record(record)
-        except Exception as exc:  # noqa: BLE001 - data never stops a partition: it becomes a dead letter
+        except Exception as exc:
             rejected.append(unconvertible(record, exc))
             continue
         by_hour[hour_of(to_payload_record_time(record))].append(record)
