@@ -184,13 +184,23 @@ def _by_hour(table: pa.Table) -> HourTables:
     return out
 
 
+def _is_utf8(payload: bytes) -> bool:
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def arrow_safe(record: CompletedRecord) -> bool:
-    """May this payload go to Arrow's JSON reader? One line, not truncated (pydantic explains those), not nested
+    """May this payload go to Arrow's JSON reader? Valid UTF-8 (the reader does not check, and would store what
+    it reads in string columns), one line, not truncated (pydantic explains those), not nested
     deeper than `_ARROW_MAX_BRACKETS` (which can crash the reader), no `\\uD800`-`\\uDFFF` escape (a lone
     surrogate makes the reader refuse the whole batch; pydantic judges it alone)."""
     payload = record.payload
     return (
         not record.truncated
+        and (payload.isascii() or _is_utf8(payload))
         and b"\n" not in payload
         and b"\r" not in payload
         and payload.count(b"[") + payload.count(b"{") <= _ARROW_MAX_BRACKETS
