@@ -7,6 +7,7 @@
 | `payloads`, `dead_letters` | the other stream tables |
 | `chargeback_daily`, `chargeback_monthly`, `unpriced`, `ptu_allocation` | the roll-ups (`chargeback aggregate`) |
 | `prices` | the price sheet in use (per 1M tokens) |
+| `budget_status`, `alerts`, `budget_actions`, `notifications` | FinOps tables (finops/, schemas/finops.py) |
 
 Stream tables carry `event_date` (DATE) and `event_hour` (INTEGER) from their Hive path: filter on them to read
 only the partitions you need. A table that does not exist yet is an empty view with the right columns.
@@ -23,6 +24,7 @@ from aggregator.rollup import connect
 from aggregator.settings import AggregatorSettings
 from aggregator.tables import DERIVED_TABLES, derived_schemas
 from schemas.arrow import TABLE_SCHEMAS
+from schemas.finops import FINOPS_TABLES
 from schemas.lake import LakeLocation
 
 VIEWS = (
@@ -35,6 +37,7 @@ VIEWS = (
     "unpriced",
     "ptu_allocation",
     "prices",
+    *FINOPS_TABLES,
 )
 
 DEDUP_VIEW = """
@@ -67,6 +70,9 @@ def lake_connection(location: LakeLocation, settings: AggregatorSettings) -> duc
     for table in DERIVED_TABLES:
         source = derived_dataset(location, table, schemas[table])
         con.register(f"_lake_{table}", source)
+        con.execute(f"CREATE VIEW {table} AS SELECT * FROM _lake_{table}")
+    for table, (_key, schema) in FINOPS_TABLES.items():
+        con.register(f"_lake_{table}", derived_dataset(location, table, schema))
         con.execute(f"CREATE VIEW {table} AS SELECT * FROM _lake_{table}")
     con.register("_lake_prices", prices_table(load_price_sheet(settings.price_sheet_path())))
     con.execute("CREATE VIEW prices AS SELECT * FROM _lake_prices")

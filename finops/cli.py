@@ -1,0 +1,159 @@
+"""`chargeback budgets evaluate | check | enforce`, `chargeback alerts evaluate`, `chargeback notify`.
+
+Errors are typed (finops/errors.py); the shell turns them into one line and the exit code.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import typer
+from pydantic import ValidationError
+
+from common.logs import get_logger
+from finops.errors import FinopsArgumentError, FinopsSettingsError
+
+log = get_logger(__name__)
+
+LAKE_OPTION = typer.Option(
+    None, "--lake", help="Lake URL (local directory or Blob container); default $CHARGEBACK_LAKE_URL."
+)
+AS_OF_OPTION = typer.Option(None, "--as-of", help="Evaluate as of the end of this UTC day (default: yesterday).")
+
+
+def settings():  # noqa: ANN201 - FinopsSettings, imported lazily to keep `chargeback --help` fast
+    from finops.settings import FinopsSettings
+
+    try:
+        return FinopsSettings()
+    except ValidationError as exc:
+        raise FinopsSettingsError(_settings_problem(exc, "CHARGEBACK_")) from None
+
+
+def alert_rules():  # noqa: ANN201
+    from finops.settings import AlertRules
+
+    try:
+        return AlertRules()
+    except ValidationError as exc:
+        raise FinopsSettingsError(_settings_problem(exc, "CHARGEBACK_ALERT_")) from None
+
+
+def _settings_problem(exc: ValidationError, prefix: str) -> str:
+    problems = []
+    for error in exc.errors():
+        name = prefix + str(error["loc"][0]).upper() if error["loc"] else prefix
+        problems.append(f"{name}: {error['msg']}")
+    return "; ".join(problems)
+
+
+def parse_as_of(text: str | None) -> date:
+    from finops.ledger import default_as_of
+
+    if text is None:
+        return default_as_of()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise FinopsArgumentError(f"--as-of {text!r}: expected a day YYYY-MM-DD") from None
+
+
+def load_budgets(config: str | None, connection_string: str | None):  # noqa: ANN201 - (list[Budget], digest)
+    from finops.budgets_file import parse_budgets
+    from finops.configfile import read_config_file
+    from finops.errors import BudgetsConfigError
+
+    if not config:
+        raise BudgetsConfigError("CHARGEBACK_BUDGETS_CONFIG is not set: give the budgets CSV (local path or Blob URL)")
+    text = read_config_file(config, setting="CHARGEBACK_BUDGETS_CONFIG", connection_string=connection_string)
+    return parse_budgets(text.text, text.source), text.digest
+
+
+def run_budgets(as_of: date, lake: str | None = None) -> list[dict]:
+    """Evaluate every budget and replace `budget_status` for `as_of`; the rows written."""
+    from finops.budgets import evaluate_budgets
+    from finops.ledger import ledger, open_location, today_utc, write_partition
+
+    config = settings()
+    budgets, digest = load_budgets(config.budgets_config, config.storage_connection_string)
+    location = open_location(config, lake)
+    with ledger(location) as con:
+        rows = evaluate_budgets(
+            con, budgets, as_of, today=today_utc(), late_data_days=config.late_data_days, config_digest=digest
+        )
+    write_partition(location, "budget_status", as_of.isoformat(), rows)
+    log.info("budgets evaluated", as_of=as_of.isoformat(), budgets=len(rows))
+    return rows
+
+
+def run_alerts(as_of: date, lake: str | None = None, days: int | None = None) -> dict[date, list[dict]]:
+    """Evaluate the rules on `as_of` and the late-data days before it; replace each day's `alerts` partition."""
+    from finops.alerts import evaluate_alerts
+    from finops.ledger import is_provisional, ledger, open_location, today_utc, write_partition
+
+    config = settings()
+    rules = alert_rules()
+    location = open_location(config, lake)
+    span = config.late_data_days if days is None else days
+    today = today_utc()
+    result: dict[date, list[dict]] = {}
+    with ledger(location) as con:
+        for offset in range(span, -1, -1):
+            day = as_of - timedelta(days=offset)
+            result[day] = evaluate_alerts(
+                con, day, rules, provisional=is_provisional(day, today, config.late_data_days)
+            )
+    for day, rows in result.items():
+        write_partition(location, "alerts", day.isoformat(), rows)
+    return result
+
+
+def register(app: typer.Typer) -> None:
+    budgets = typer.Typer(help="Budgets from the daily ledger (CHARGEBACK_BUDGETS_CONFIG).", no_args_is_help=True)
+
+    @budgets.command("check")
+    def budgets_check() -> None:
+        """Validate the budgets file: one line per bad cell, exit 3."""
+        config = settings()
+        items, digest = load_budgets(config.budgets_config, config.storage_connection_string)
+        typer.echo(f"{len(items)} budget rows OK ({digest})")
+
+    @budgets.command("evaluate")
+    def budgets_evaluate(as_of: str | None = AS_OF_OPTION, lake: str | None = LAKE_OPTION) -> None:
+        """Write budget_status: spend to date, forecast and threshold crossings of each budget in force."""
+        day = parse_as_of(as_of)
+        for row in run_budgets(day, lake):
+            crossed = ", ".join(f"{t}% on {d}" for t, d in zip(row["crossed"], row["crossed_on"], strict=True))
+            typer.echo(
+                f"{row['budget_id']} [{row['scope']}, {row['period_start']}..{row['period_end'] - timedelta(days=1)}]: "
+                f"{row['spend']:.2f} of {row['amount']:.2f} {row['unit']} ({row['used_pct']:.1f}%), forecast "
+                f"{row['forecast']:.2f} ({row['forecast_method']}); unpriced tokens {row['unpriced_tokens']}"
+                + (f"; crossed {crossed}" if crossed else "")
+                + (" [provisional]" if row["provisional"] else "")
+            )
+
+    app.add_typer(budgets, name="budgets")
+
+    alerts = typer.Typer(help="Alert rules on the daily ledger.", no_args_is_help=True)
+
+    @alerts.command("evaluate")
+    def alerts_evaluate(
+        as_of: str | None = AS_OF_OPTION,
+        lake: str | None = LAKE_OPTION,
+        days: int | None = typer.Option(
+            None, "--days", min=0, max=400, help="Also re-evaluate this many days before (default: late-data days)."
+        ),
+    ) -> None:
+        """Write alerts for the day and the late-data days before it (provisional while data may still arrive)."""
+        day = parse_as_of(as_of)
+        for evaluated, rows in run_alerts(day, lake, days).items():
+            for row in rows:
+                typer.echo(
+                    f"{evaluated} {row['severity']:8} {row['rule']:20} {row['scope']}: {row['metric']} "
+                    f"{row['actual']:.4g} (threshold {row['threshold']:.4g})"
+                    + (" [provisional]" if row["provisional"] else "")
+                )
+            if not rows:
+                typer.echo(f"{evaluated} no alerts")
+
+    app.add_typer(alerts, name="alerts")
