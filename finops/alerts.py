@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 
@@ -212,7 +212,7 @@ def request_rate(con: duckdb.DuckDBPyConnection, day: date, rules: AlertRules) -
 
 
 AUTH_SQL = """
-SELECT coalesce(subscription_id, '(anonymous)') AS subscription, date_trunc('hour', event_time) AS hour,
+SELECT coalesce(subscription_id, '(anonymous)') AS subscription, epoch(event_time)::BIGINT // 3600 AS hour,
     count(*) AS failures
 FROM usage WHERE event_date = $day AND status_code IN (401, 403) GROUP BY ALL
 """
@@ -233,7 +233,7 @@ def auth_failures(con: duckdb.DuckDBPyConnection, day: date, rules: AlertRules) 
             None,
             float(rules.auth_failures_per_hour),
             "critical",
-            f"{failures} calls answered 401/403 in the hour from {hour:%H:%M} UTC",
+            f"{failures} calls answered 401/403 in the hour from {datetime.fromtimestamp(hour * 3600, UTC):%H:%M} UTC",
         )
         for subscription, (failures, hour) in sorted(worst.items())
         if failures >= rules.auth_failures_per_hour
