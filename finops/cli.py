@@ -22,12 +22,20 @@ AS_OF_OPTION = typer.Option(None, "--as-of", help="Evaluate as of the end of thi
 
 
 def settings():  # noqa: ANN201 - FinopsSettings, imported lazily to keep `chargeback --help` fast
+    import re
+
+    from pydantic_settings import SettingsError
+
     from finops.settings import FinopsSettings
 
     try:
         return FinopsSettings()
     except ValidationError as exc:
         raise FinopsSettingsError(_settings_problem(exc, "CHARGEBACK_")) from None
+    except SettingsError as exc:
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = f"CHARGEBACK_{field.group(1).upper()}" if field else "a CHARGEBACK_* variable"
+        raise FinopsSettingsError(f"{name}: not valid JSON") from None
 
 
 def alert_rules():  # noqa: ANN201
@@ -108,6 +116,41 @@ def run_alerts(as_of: date, lake: str | None = None, days: int | None = None) ->
     return result
 
 
+def run_notify(as_of: date, lake: str | None = None) -> list[dict]:
+    """Send the crossings of `as_of` and the alerts of it and its late-data days; append the delivery rows."""
+    from finops.ledger import ledger, open_location, write_partition
+    from finops.notify import alert_notices, budget_notices, delivered_keys, send
+
+    config = settings()
+    if not config.webhooks:
+        log.info("no webhooks configured", setting="CHARGEBACK_WEBHOOKS")
+        return []
+    location = open_location(config, lake)
+    with ledger(location) as con:
+        notices = budget_notices(con, as_of) + alert_notices(con, as_of - timedelta(days=config.late_data_days), as_of)
+        already = delivered_keys(con)
+        rows = send(
+            notices,
+            config.webhooks,
+            already,
+            attempts=config.webhook_attempts,
+            backoff=config.webhook_backoff_seconds,
+            timeout=config.webhook_timeout_seconds,
+        )
+        by_day: dict[date, list[dict]] = {}
+        for row in rows:
+            by_day.setdefault(row["date"], []).append(row)
+        earlier = {
+            day: con.sql(f"SELECT * FROM notifications WHERE date = DATE '{day.isoformat()}' ORDER BY sent_at")
+            .to_arrow_table()
+            .to_pylist()
+            for day in by_day
+        }
+    for day, new in by_day.items():
+        write_partition(location, "notifications", day.isoformat(), earlier[day] + new)
+    return rows
+
+
 def register(app: typer.Typer) -> None:
     budgets = typer.Typer(help="Budgets from the daily ledger (CHARGEBACK_BUDGETS_CONFIG).", no_args_is_help=True)
 
@@ -157,3 +200,18 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"{evaluated} no alerts")
 
     app.add_typer(alerts, name="alerts")
+
+    @app.command("notify")
+    def notify(as_of: str | None = AS_OF_OPTION, lake: str | None = LAKE_OPTION) -> None:
+        """Send budget crossings and alerts to CHARGEBACK_WEBHOOKS (retried, once per crossing/alert and channel)."""
+        day = parse_as_of(as_of)
+        rows = run_notify(day, lake)
+        delivered = sum(r["status"] == "delivered" for r in rows)
+        for row in rows:
+            if row["status"] != "delivered":
+                typer.echo(f"failed: {row['dedup_key']} -> {row['channel']} ({row['error']})")
+        typer.echo(f"{delivered} notifications delivered, {len(rows) - delivered} failed")
+        if delivered < len(rows):
+            from finops.errors import DeliveryFailedError
+
+            raise DeliveryFailedError(f"{len(rows) - delivered} notification(s) not delivered; retried on the next run")

@@ -31,3 +31,7 @@ class LedgerNotFoundError(FinopsError, NotFoundError):
 
 class ApimUnavailableError(FinopsError, UnavailableError):
     """API Management's management API refused or could not be reached."""
+
+
+class DeliveryFailedError(FinopsError, UnavailableError):
+    """Some notifications could not be delivered after their retries (each is recorded in `notifications`)."""
