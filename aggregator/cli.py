@@ -66,7 +66,7 @@ def _settings() -> AggregatorSettings:
 def _lake(settings: AggregatorSettings, lake: str | None):  # noqa: ANN202 - LakeLocation, imported lazily
     from aggregator.lakeio import open_lake
 
-    return open_lake(lake or settings.lake_url, settings.storage_connection_string)
+    return open_lake(lake or settings.lake_url, settings.storage_connection)
 
 
 def _progress() -> Progress:

@@ -14,7 +14,9 @@ from azure.eventhub.aio import CheckpointStore
 
 from common.exitcodes import ExitCode
 from common.logs import get_logger
-from common.redact import describe, safe_url
+from common.redact import describe
+from common.storage.connection import parse_connection_string
+from common.storage.location import BlobLocation, Location, open_location
 from consumer.checkpoint_blob import open_blob_checkpoint_store
 from consumer.checkpoint_file import FileCheckpointStore
 from consumer.columnar import usage_tables
@@ -28,7 +30,6 @@ from consumer.partition import PartitionDeps
 from consumer.pipeline import Pipeline
 from consumer.rotation import RotationPolicy
 from consumer.settings import ConsumerSettings
-from schemas.lake import LakeLocation, open_location, parse_connection_string
 from schemas.reassembler import Reassembler, ReassemblerConfig
 
 log = get_logger("consumer")
@@ -42,22 +43,26 @@ def namespace_of(settings: ConsumerSettings) -> str:
     return settings.eventhub_namespace or ""
 
 
-def open_checkpoint_store(settings: ConsumerSettings, location: LakeLocation) -> tuple[CheckpointStore, Any]:
-    """File store for a local path (the default there), the SDK's Blob store for a container URL."""
-    if location.is_local:
-        return FileCheckpointStore(location.root), None
-    credential = None
-    if not settings.storage_connection:
-        from azure.identity.aio import DefaultAzureCredential
-
-        credential = DefaultAzureCredential()
-    store = open_blob_checkpoint_store(
-        settings.checkpoint_url, connection_string=settings.storage_connection, credential=credential
-    )
-    return store, credential
+def open_checkpoint_store(location: Location) -> tuple[CheckpointStore, Any]:
+    """The SDK's Blob store on a container, our file store on a local directory; and the credential to close."""
+    if isinstance(location, BlobLocation):
+        return open_blob_checkpoint_store(location)
+    return FileCheckpointStore(location.root), None
 
 
-async def _ensure(location: LakeLocation) -> None:
+async def open_storage(settings: ConsumerSettings) -> tuple[Location, Location]:
+    """Lake and checkpoint locations, their credential probed (exit 5 in one line, never a native abort) and their
+    containers created if missing."""
+
+    def both() -> tuple[Location, Location]:
+        connection = settings.storage_connection
+        lake = open_location(settings.lake_url, connection_string=connection, create=True)
+        return lake, open_location(settings.checkpoint_url, connection_string=connection, create=True)
+
+    return await asyncio.to_thread(both)
+
+
+async def _ensure(location: Location) -> None:
     await asyncio.to_thread(location.ensure_root)
 
 
@@ -67,15 +72,14 @@ async def run_consumer(settings: ConsumerSettings, *, until_idle: float | None =
     tune_gc()
     stats = ConsumerStats()
     metrics = ConsumerMetrics(stats)
-    lake = open_location(settings.lake_url, connection_string=settings.storage_connection)
-    checkpoints = open_location(settings.checkpoint_url, connection_string=settings.storage_connection)
+    lake, checkpoints = await open_storage(settings)
     try:
         await _ensure(lake)
         await _ensure(checkpoints)
     except OSError as exc:
         log.error("storage_unavailable", error=describe(exc))
         return ExitCode.UNAVAILABLE
-    store, credential = open_checkpoint_store(settings, checkpoints)
+    store, credential = open_checkpoint_store(checkpoints)
     source = EventHubSource(settings, store, stats)
     decoder = Reassembler(
         ReassemblerConfig(
@@ -114,8 +118,8 @@ async def run_consumer(settings: ConsumerSettings, *, until_idle: float | None =
         "consumer_started",
         hub=source.name,
         consumer_group=settings.consumer_group,
-        lake=safe_url(lake.url),
-        checkpoints=safe_url(checkpoints.url),
+        lake=lake.url,
+        checkpoints=checkpoints.url,
         checkpoint_store=type(store).__name__,
         until_idle=until_idle,
         arrow_pool=arrow_pool(),

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from consumer.errors import CheckpointStoreError
-from consumer.lake_writer import publish, temporary_name
 from consumer.retry import retry_forever
 from schemas.lake import LakeLocation
 
@@ -74,11 +73,7 @@ class FlushStateStore:
         if not self._created:
             fs.create_dir(self.directory, recursive=True)
             self._created = True
-        path = self._path(partition)
-        target = temporary_name(path)
-        with fs.open_output_stream(target) as stream:
-            stream.write(state.to_json())
-        publish(self.location, target, path)
+        self.location.write_bytes(state.to_json(), self._path(partition))
 
     async def load(self, partition: str, on_failure: Callable[[], None] | None = None) -> FlushState:
         return await retry_forever(lambda: self.load_sync(partition), on_failure=on_failure)

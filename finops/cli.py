@@ -67,14 +67,16 @@ def parse_as_of(text: str | None) -> date:
 
 
 def load_budgets(config: str | None, connection_string: str | None):  # noqa: ANN201 - (list[Budget], digest)
+    from common.storage import read_config_file
     from finops.budgets_file import parse_budgets
-    from finops.configfile import read_config_file
     from finops.errors import BudgetsConfigError
 
     if not config:
         raise BudgetsConfigError("CHARGEBACK_BUDGETS_CONFIG is not set: give the budgets CSV (local path or Blob URL)")
-    text = read_config_file(config, setting="CHARGEBACK_BUDGETS_CONFIG", connection_string=connection_string)
-    return parse_budgets(text.text, text.source), text.digest
+    file = read_config_file(
+        config, connection_string=connection_string, what="budgets file (CHARGEBACK_BUDGETS_CONFIG)"
+    )
+    return parse_budgets(file.text(), file.location), f"sha256:{file.sha256}"
 
 
 def run_budgets(as_of: date, lake: str | None = None) -> list[dict]:
@@ -83,7 +85,7 @@ def run_budgets(as_of: date, lake: str | None = None) -> list[dict]:
     from finops.ledger import ledger, open_location, today_utc, write_partition
 
     config = settings()
-    budgets, digest = load_budgets(config.budgets_config, config.storage_connection_string)
+    budgets, digest = load_budgets(config.budgets_config, config.storage_connection)
     location = open_location(config, lake)
     with ledger(location) as con:
         rows = evaluate_budgets(
@@ -158,7 +160,7 @@ def register(app: typer.Typer) -> None:
     def budgets_check() -> None:
         """Validate the budgets file: one line per bad cell, exit 3."""
         config = settings()
-        items, digest = load_budgets(config.budgets_config, config.storage_connection_string)
+        items, digest = load_budgets(config.budgets_config, config.storage_connection)
         typer.echo(f"{len(items)} budget rows OK ({digest})")
 
     @budgets.command("evaluate")

@@ -39,7 +39,7 @@ def is_provisional(day: date, today: date, late_data_days: int) -> bool:
 
 def open_location(settings: FinopsSettings, lake: str | None) -> LakeLocation:
     try:
-        return open_lake(lake or settings.lake_url, settings.storage_connection_string)
+        return open_lake(lake or settings.lake_url, settings.storage_connection)
     except Exception as exc:  # the aggregator's LakeNotFoundError, whichever base it has
         if type(exc).__name__ == "LakeNotFoundError":
             raise LedgerNotFoundError(str(exc)) from None

@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from common.settings import StageSettings
+
 
 class Webhook(BaseModel):
     """One notification channel. The URL is a secret (Slack and Teams URLs carry their token): never logged."""
@@ -60,11 +62,9 @@ class AlertRules(BaseSettings):
     """Share of successful calls without usage (tokens) that raises an alert, from `error_min_requests` calls."""
 
 
-class FinopsSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CHARGEBACK_", extra="ignore")
+class FinopsSettings(StageSettings):
+    """`lake_url`, `storage_connection_string` and `log_level` come from the shared base (common/settings.py)."""
 
-    lake_url: str | None = None
-    storage_connection_string: str | None = Field(default=None, repr=False)
     budgets_config: str | None = None
     """Budgets CSV: local path or Blob URL."""
     late_data_days: int = Field(default=2, ge=0, le=60)
