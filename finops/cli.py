@@ -153,6 +153,46 @@ def run_notify(as_of: date, lake: str | None = None) -> list[dict]:
     return rows
 
 
+def run_enforce(as_of: date, lake: str | None = None, credential: object = None) -> list[dict]:
+    """Plan (dry-run) or apply enforcement for the `budget_status` of `as_of`; append the `budget_actions` rows."""
+    from finops import enforce
+    from finops.errors import ApimUnavailableError, LedgerNotFoundError
+    from finops.ledger import ledger, open_location, write_partition
+
+    config = settings()
+    location = open_location(config, lake)
+    apim = None
+    if config.enforcement == "enforce":
+        apim = enforce.Apim(config, credential if credential is not None else enforce.default_credential())
+    try:
+        with ledger(location) as con:
+            status = con.sql(f"SELECT * FROM budget_status WHERE as_of = DATE '{as_of.isoformat()}'").to_arrow_table()
+            if status.num_rows == 0:
+                raise LedgerNotFoundError(f"no budget_status for {as_of}: run `chargeback budgets evaluate` first")
+            history = con.sql("SELECT * FROM budget_actions").to_arrow_table().to_pylist()
+            cache: dict[tuple, list[str]] = {}
+
+            def subscriptions(row: dict) -> list[str]:
+                key = (row["scope"], row["period_start"])
+                if key not in cache:
+                    cache[key] = enforce.scope_subscriptions(con, row["scope"], row["period_start"], as_of)
+                return cache[key]
+
+            decisions, entries = enforce.plan(status.to_pylist(), subscriptions, history)
+            rows = enforce.apply(decisions, entries, as_of=as_of, apim=apim, history=history)
+            earlier = [r for r in history if r["as_of"] == as_of]
+    finally:
+        if apim is not None:
+            apim.close()
+    write_partition(location, "budget_actions", as_of.isoformat(), earlier + rows)
+    failed = [r for r in rows if r["outcome"] == "failed"]
+    if failed:
+        raise ApimUnavailableError(
+            f"{len(failed)} enforcement action(s) failed (recorded in budget_actions), first: {failed[0]['reason']}"
+        )
+    return rows
+
+
 def register(app: typer.Typer) -> None:
     budgets = typer.Typer(help="Budgets from the daily ledger (CHARGEBACK_BUDGETS_CONFIG).", no_args_is_help=True)
 
@@ -176,6 +216,20 @@ def register(app: typer.Typer) -> None:
                 + (f"; crossed {crossed}" if crossed else "")
                 + (" [provisional]" if row["provisional"] else "")
             )
+
+    @budgets.command("enforce")
+    def budgets_enforce(as_of: str | None = AS_OF_OPTION, lake: str | None = LAKE_OPTION) -> None:
+        """Throttle or suspend over-budget scopes through API Management (CHARGEBACK_ENFORCEMENT=enforce; dry-run
+        by default), reactivate what is no longer over budget; every decision recorded in budget_actions."""
+        day = parse_as_of(as_of)
+        rows = run_enforce(day, lake)
+        for row in rows:
+            typer.echo(
+                f"{row['mode']} {row['outcome']:17} {row['action']:10} {row['lever']} {row['target']} "
+                f"({row['budget_id']}: {row['reason']})"
+            )
+        if not rows:
+            typer.echo("nothing to enforce")
 
     app.add_typer(budgets, name="budgets")
 
