@@ -8,6 +8,7 @@
 | `chargeback_daily`, `chargeback_monthly`, `unpriced`, `ptu_allocation` | the roll-ups (`chargeback aggregate`) |
 | `prices` | the price sheet in use (per 1M tokens) |
 | `aggregation_runs` | one row per `chargeback aggregate` run: days, config files (location, sha256), row counts |
+| `budget_status`, `alerts`, `budget_actions`, `notifications` | FinOps tables (finops/, schemas/finops.py) |
 
 Stream tables carry `event_date` (DATE) and `event_hour` (INTEGER) from their Hive path: filter on them to read
 only the partitions you need. A table that does not exist yet is an empty view with the right columns.
@@ -25,6 +26,7 @@ from aggregator.runs import RUNS_TABLE, runs_dataset
 from aggregator.settings import AggregatorSettings
 from aggregator.tables import DERIVED_TABLES, derived_schemas
 from schemas.arrow import TABLE_SCHEMAS
+from schemas.finops import FINOPS_TABLES
 from schemas.lake import LakeLocation
 
 VIEWS = (
@@ -38,6 +40,7 @@ VIEWS = (
     "ptu_allocation",
     "prices",
     RUNS_TABLE,
+    *FINOPS_TABLES,
 )
 
 DEDUP_VIEW = """
@@ -73,6 +76,9 @@ def lake_connection(location: LakeLocation, settings: AggregatorSettings) -> duc
         con.execute(f"CREATE VIEW {table} AS SELECT * FROM _lake_{table}")
     con.register(f"_lake_{RUNS_TABLE}", runs_dataset(location))
     con.execute(f"CREATE VIEW {RUNS_TABLE} AS SELECT * FROM _lake_{RUNS_TABLE}")
+    for table, (_key, schema) in FINOPS_TABLES.items():
+        con.register(f"_lake_{table}", derived_dataset(location, table, schema))
+        con.execute(f"CREATE VIEW {table} AS SELECT * FROM _lake_{table}")
     con.register("_lake_prices", load_prices(settings))
     con.execute("CREATE VIEW prices AS SELECT * FROM _lake_prices")
     con.execute("SET enable_external_access = false")
