@@ -7,9 +7,8 @@ CHECKOV_VENV := .cache/checkov-venv
 CHECKOV_VERSION := 3.3.30
 MUTMUT_VENV := .cache/mutmut-venv
 MUTMUT_VERSION := 3.8.1
-# `make mutation MUTATE=aggregator.ptu` runs one module; the default is every money and exactly-once module.
-MUTATE ?= schemas.codec consumer.flush_state aggregator.ptu aggregator.prices consumer.partition consumer.columnar \
-	aggregator.focus aggregator.rollup schemas.reassembler
+# `make mutation MUTATE=aggregator/ptu.py` runs one module; empty = every money and exactly-once module.
+MUTATE ?=
 MONO_PACKAGES := mono-mcs mono-runtime libnewtonsoft-json5.0-cil
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
@@ -101,9 +100,6 @@ $(MUTMUT_VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 mutation: mutation-tool mono
-	@for module in $(MUTATE); do \
-		echo "== mutmut: $$module"; \
-		nice -n 10 $(MUTMUT_VENV)/bin/mutmut run --max-children 1 "$$module.*" >/dev/null || exit 1; \
-	done
-	$(MUTMUT_VENV)/bin/python -m tests.mutation.score
-	nice -n 10 $(BIN)/python -m tests.mutation.handmade
+	$(MUTMUT_VENV)/bin/python -m tests.mutation.run $(MUTATE)
+	$(MUTMUT_VENV)/bin/python -m tests.mutation.score $(MUTATE)
+	nice -n 10 $(MUTMUT_VENV)/bin/python -m tests.mutation.handmade

@@ -224,7 +224,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     # -- exactly once (consumer/partition.py, consumer/flush_state.py, schemas/reassembler.py) -------------------
     Mutation(
         "py-checkpoint-past-flushed-through",
-        "consumer/partition.py",
+        "consumer/checkpoint_rule.py",
         "        if target is None or target.sequence_number > flushed:\n",
         "        if target is None:\n",
         (PARTITION_RULES,),
