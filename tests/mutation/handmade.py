@@ -460,6 +460,22 @@ def baseline_tests(mutation: Mutation) -> tuple[str, ...]:
     return (*STAGE_TESTS[mutation.file.split("/")[0]], "--ignore-glob=*test_rules_*")
 
 
+RENDER = "from producer_policy.render import PACKAGE_DIR, render; render().write(PACKAGE_DIR)"
+
+
+def rerender_policy(copy: Path) -> dict[Path, bytes]:
+    """The tests run the committed rendered policy (policy.xml, fragments), not the templates: render the mutated
+    template into the copy, returning the rendered files as they were so they can be put back."""
+    package = copy / "producer_policy"
+    before = {
+        path: path.read_bytes()
+        for path in package.rglob("*")
+        if path.is_file() and "templates" not in path.relative_to(package).parts and path.suffix in (".xml", ".cs")
+    }
+    subprocess.run([str(PYTHON), "-c", RENDER], cwd=copy, check=True, capture_output=True)
+    return before
+
+
 def run_tests(copy: Path, tests: tuple[str, ...]) -> tuple[bool, str]:
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     env.pop("PYTHONPATH", None)
@@ -499,10 +515,15 @@ def main(argv: list[str]) -> int:
                 continue
             path.write_text(original.replace(mutation.old, mutation.new), encoding="utf-8")
             started = time.monotonic()
+            rendered: dict[Path, bytes] = {}
             try:
+                if mutation.file.startswith("producer_policy/templates/"):
+                    rendered = rerender_policy(copy)
                 killed, tail = run_tests(copy, baseline_tests(mutation) if args.baseline else mutation.tests)
             finally:
                 path.write_text(original, encoding="utf-8")
+                for saved, content in rendered.items():
+                    saved.write_bytes(content)
             verdict = "killed" if killed else f"SURVIVED ({tail})"
             survived += not killed
             print(
