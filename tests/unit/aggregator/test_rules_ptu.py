@@ -60,8 +60,13 @@ def test_allocation_adds_up_to_the_day_cost_exactly_and_ties_break_the_same_way_
 
 def test_allocate_refuses_shares_without_tokens():
     """A day cost cannot be shared among no tokens (the idle day is handled apart)."""
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="allocate needs at least one share with tokens"):
         allocate(Decimal(1), [Share(1, 0)])
+
+
+def test_a_single_token_takes_the_whole_day_cost():
+    """One request of one token on a provisioned deployment is charged the whole day's cost."""
+    assert allocate(Decimal(480), [Share(7, 1)]) == {7: Decimal(480)}
 
 
 def test_a_ptu_period_is_in_force_from_its_first_day_until_the_day_before_effective_to(tmp_path: Path):
