@@ -43,7 +43,6 @@ ROLLUP_RULES = "tests/unit/aggregator/test_rules_rollup.py"
 PTU_RULES = "tests/unit/aggregator/test_rules_ptu.py"
 FOCUS_RULES = "tests/unit/aggregator/test_rules_focus.py"
 POLICY = "tests/integration/policy/test_rules_policy.py"
-POLICY_ALL = "tests/integration/policy"
 CS = "producer_policy/templates/usage-record.cs"
 PARTITION_RULES = "tests/unit/consumer/test_rules_exactly_once.py"
 COLUMNAR_RULES = "tests/unit/consumer/test_rules_columnar.py"
@@ -421,7 +420,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         CS,
         '|| lower.Contains("token") ',
         "",
-        (POLICY_ALL,),
+        (POLICY,),
         "a header whose name says token is never a tag",
     ),
 )
