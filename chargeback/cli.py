@@ -23,6 +23,7 @@ STAGE_CLIS = (
     "producer_policy.cli",
     "consumer.cli",
     "aggregator.cli",
+    "api.cli",
     "chargeback.demo.cli",
 )
 
