@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
 
-.PHONY: setup demo test test-unit reliability lint bench tools node-tools mono browser checkov clean
+.PHONY: openapi setup demo test test-unit reliability lint bench tools node-tools mono browser checkov clean
 
 setup: $(VENV)/.installed
 
@@ -78,6 +78,10 @@ lint: setup
 
 bench: tools
 	$(BIN)/python -m bench
+
+# The read API's published OpenAPI document (a test fails when it is stale).
+openapi: setup
+	$(BIN)/python -m api.openapi docs/openapi.json
 
 clean:
 	rm -rf $(VENV) .cache node_modules .pytest_cache .ruff_cache .hypothesis .benchmarks

@@ -22,7 +22,7 @@ class AuthMode(StrEnum):
 
 
 class ApiSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CHARGEBACK_API_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CHARGEBACK_API_", extra="ignore", env_ignore_empty=True)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)

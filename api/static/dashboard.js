@@ -82,6 +82,7 @@
         tr.className = "team";
         tr.setAttribute("data-team", row.team === null ? "" : row.team);
         tr.setAttribute("data-total", row.total_cost === null ? "" : row.total_cost);
+        tr.setAttribute("data-currency", row.currency === null ? "" : row.currency);
         tr.appendChild(text("td", row.team === null ? "(unallocated PTU)" : row.team));
         tr.appendChild(text("td", row.currency));
         tr.appendChild(text("td", row.requests, "n"));

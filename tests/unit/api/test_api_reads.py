@@ -209,3 +209,14 @@ def test_dashboard_page_forbids_foreign_fetches(client):
     assert "http" not in page.text.replace("http-equiv", "")  # nothing loaded from elsewhere
     assert client.get("/static/dashboard.js").status_code == 200
     assert client.get("/static/../settings.py").status_code == 404
+
+
+def test_published_openapi_is_what_the_server_serves(client):
+    from api.openapi import PUBLISHED, text
+
+    served = client.get("/api/v1/openapi.json").json()
+    published = PUBLISHED.read_text(encoding="utf-8")
+    assert published == text(), "docs/openapi.json is stale: run `make openapi`"
+    import json
+
+    assert json.loads(published) == served
