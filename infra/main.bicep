@@ -69,6 +69,12 @@ param aggregationCron string = '30 2 * * *'
 @description('Optional URL of the price sheet (e.g. a blob in the lake container); empty: the built-in sheet.')
 param priceSheetUrl string = ''
 
+@description('Application ID URI (or client id) of the read API\'s Entra app registration. Empty: the read API is not deployed.')
+param apiAudience string = ''
+@description('Tenant whose tokens the read API accepts (default: this subscription\'s tenant).')
+param apiTenantId string = tenant().tenantId
+@description('JSON object: Entra group object id -> teams its members may read with the Chargeback.Read.Team role.')
+param apiGroupTeams string = '{}'
 @description('Set by azd: true once the consumer app exists, so a re-provision keeps the deployed image.')
 param consumerAppExists bool = false
 
@@ -104,6 +110,7 @@ var tags = {
   workload: 'apim-chargeback'
 }
 var useExistingApim = !empty(existingApimName)
+var deployApi = !empty(apiAudience)
 var apimName = useExistingApim ? existingApimName : '${abbrs.apim}${token}'
 var apimResourceGroupName = useExistingApim ? existingApimResourceGroup : rg.name
 var eventHubName = 'apim-usage'
@@ -136,6 +143,7 @@ module identities 'modules/identities.bicep' = {
     apimIdentityName: '${abbrs.identity}apim-${token}'
     consumerIdentityName: '${abbrs.identity}consumer-${token}'
     jobIdentityName: '${abbrs.identity}aggregator-${token}'
+    apiIdentityName: '${abbrs.identity}api-${token}'
   }
 }
 
@@ -189,6 +197,7 @@ module storage 'modules/storage.bicep' = {
     deadLetterRetentionDays: deadLetterRetentionDays
     consumerPrincipalId: identities.outputs.consumerPrincipalId
     jobPrincipalId: identities.outputs.jobPrincipalId
+    apiPrincipalId: deployApi ? identities.outputs.apiPrincipalId : ''
   }
 }
 
@@ -202,6 +211,7 @@ module registry 'modules/registry.bicep' = {
     pullPrincipalIds: [
       identities.outputs.consumerPrincipalId
       identities.outputs.jobPrincipalId
+      identities.outputs.apiPrincipalId
     ]
   }
 }
@@ -258,6 +268,28 @@ module containerApps 'modules/container-apps.bicep' = {
   }
 }
 
+module apiApp 'modules/api-app.bicep' = if (deployApi) {
+  name: 'api-app'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: '${abbrs.containerApp}api-${token}'
+    environmentId: containerApps.outputs.environmentId
+    registryServer: registry.outputs.loginServer
+    image: containerApps.outputs.image
+    identityId: identities.outputs.apiIdentityId
+    clientId: identities.outputs.apiClientId
+    appInsightsName: monitoring.outputs.appInsightsName
+    lakeUrl: storage.outputs.lakeUrl
+    lateDataDays: lateDataDays
+    priceSheetUrl: priceSheetUrl
+    entraTenantId: apiTenantId
+    entraAudience: apiAudience
+    groupTeams: apiGroupTeams
+  }
+}
+
 // azd writes these to .azure/<env>/.env. Names are environment variables; where the apps read the same value,
 // the name is the app's own setting (CHARGEBACK_*) so `azd env get-values` can drive a local run.
 output AZURE_LOCATION string = location
@@ -274,3 +306,5 @@ output CHARGEBACK_EVENTHUB_NAME string = eventHubs.outputs.eventHubName
 output CHARGEBACK_CONSUMER_GROUP string = eventHubs.outputs.consumerGroupName
 output CHARGEBACK_LAKE_URL string = storage.outputs.lakeUrl
 output CHARGEBACK_CHECKPOINT_URL string = storage.outputs.checkpointUrl
+output AZURE_API_APP_NAME string = deployApi ? apiApp.outputs.name : ''
+output AZURE_API_URL string = deployApi ? apiApp.outputs.url : ''

@@ -18,6 +18,9 @@ param consumerPrincipalId string
 @description('The aggregation job reads and rewrites the lake (roll-ups, compaction).')
 param jobPrincipalId string
 
+@description('The read API only reads the lake. Empty: no API deployed, no role.')
+param apiPrincipalId string = ''
+
 @allowed([
   'Standard_LRS'
   'Standard_ZRS'
@@ -29,6 +32,7 @@ param skuName string = 'Standard_LRS'
 
 var roles = {
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+  storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
 }
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
@@ -171,6 +175,16 @@ resource jobLakeRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
     principalId: jobPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource apiLakeRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(apiPrincipalId)) {
+  name: guid(lakeContainer.id, apiPrincipalId, roles.storageBlobDataReader)
+  scope: lakeContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataReader)
+    principalId: apiPrincipalId
     principalType: 'ServicePrincipal'
   }
 }

@@ -30,6 +30,7 @@ REGISTRY = "Microsoft.ContainerRegistry/registries"
 SENDER = "2b629674-e913-4c01-ae53-ef4638d8f975"
 RECEIVER = "a638d3c7-ab3a-418d-83e6-5f17a39d4fde"
 BLOB_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+BLOB_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 
 # (template file, role id, scope resource type, principal expression inside that template). Nothing else may
@@ -39,6 +40,7 @@ EXPECTED_ROLES = {
     ("eventhubs.bicep", RECEIVER, EVENTHUB, "receiverPrincipalId"),
     ("storage.bicep", BLOB_CONTRIBUTOR, CONTAINER, "consumerPrincipalId"),
     ("storage.bicep", BLOB_CONTRIBUTOR, CONTAINER, "jobPrincipalId"),
+    ("storage.bicep", BLOB_READER, CONTAINER, "apiPrincipalId"),
     ("registry.bicep", ACR_PULL, REGISTRY, "principalId"),
 }
 # How main.bicep feeds those principals: module symbol -> param -> rendered expression.
@@ -49,7 +51,10 @@ EXPECTED_PRINCIPAL_WIRING = {
     ("eventHubs", "receiverPrincipalId"): "identities.outputs.consumerPrincipalId",
     ("storage", "consumerPrincipalId"): "identities.outputs.consumerPrincipalId",
     ("storage", "jobPrincipalId"): "identities.outputs.jobPrincipalId",
-    ("registry", "pullPrincipalIds"): ("[identities.outputs.consumerPrincipalId, identities.outputs.jobPrincipalId]"),
+    ("storage", "apiPrincipalId"): "deployApi ? identities.outputs.apiPrincipalId : ''",
+    ("registry", "pullPrincipalIds"): (
+        "[identities.outputs.consumerPrincipalId, identities.outputs.jobPrincipalId, identities.outputs.apiPrincipalId]"
+    ),
 }
 SECRET_WORDS = re.compile(r"(connectionstring|password|secret|sharedkey|accountkey|primarykey|secondarykey|sas)", re.I)
 CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
