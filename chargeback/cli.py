@@ -24,6 +24,7 @@ STAGE_CLIS = (
     "consumer.cli",
     "aggregator.cli",
     "api.cli",
+    "finops.cli",
     "chargeback.demo.cli",
 )
 

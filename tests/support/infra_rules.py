@@ -41,6 +41,8 @@ EXPECTED_ROLES = {
     ("storage.bicep", BLOB_CONTRIBUTOR, CONTAINER, "consumerPrincipalId"),
     ("storage.bicep", BLOB_CONTRIBUTOR, CONTAINER, "jobPrincipalId"),
     ("storage.bicep", BLOB_READER, CONTAINER, "apiPrincipalId"),
+    ("storage.bicep", BLOB_READER, CONTAINER, "jobPrincipalId"),  # the config container: read only
+    ("storage.bicep", BLOB_CONTRIBUTOR, CONTAINER, "deployerPrincipalId"),  # `chargeback config push`
     ("registry.bicep", ACR_PULL, REGISTRY, "principalId"),
 }
 # How main.bicep feeds those principals: module symbol -> param -> rendered expression.
@@ -52,6 +54,7 @@ EXPECTED_PRINCIPAL_WIRING = {
     ("storage", "consumerPrincipalId"): "identities.outputs.consumerPrincipalId",
     ("storage", "jobPrincipalId"): "identities.outputs.jobPrincipalId",
     ("storage", "apiPrincipalId"): "deployApi ? identities.outputs.apiPrincipalId : ''",
+    ("storage", "deployerPrincipalId"): "deployerPrincipalId",
     ("registry", "pullPrincipalIds"): (
         "[identities.outputs.consumerPrincipalId, identities.outputs.jobPrincipalId, identities.outputs.apiPrincipalId]"
     ),
@@ -100,7 +103,9 @@ def role_problems(deployment: Deployment) -> list[str]:
                 problems.append(
                     f"{where}: unexpected role {ra.role_name} on {ra.scope} ({ra.scope_type}) for {ra.principal}"
                 )
-            if ra.principal_type != "ServicePrincipal":
+            # The deployer (azd: the signed-in user) is the one principal whose kind is a parameter.
+            deployer = ra.principal == "deployerPrincipalId" and is_symbol(ra.principal_type, "deployerPrincipalType")
+            if ra.principal_type != "ServicePrincipal" and not deployer:
                 problems.append(f"{where}: principalType is {ra.principal_type!r}, not 'ServicePrincipal'")
     for missing in sorted(EXPECTED_ROLES - found, key=str):
         problems.append(f"missing role assignment {missing}")
@@ -251,7 +256,7 @@ def consumer_app_problems(deployment: Deployment) -> list[str]:
 
 
 def job_problems(deployment: Deployment) -> list[str]:
-    """A scheduled Container Apps Job runs aggregate then compact, on a valid 5-field cron."""
+    """A scheduled Container Apps Job runs `chargeback nightly` (aggregate, compact, ...), on a valid 5-field cron."""
     problems = []
     template = _by_name(deployment, "container-apps.bicep")
     jobs = template.resources_of_type("Microsoft.App/jobs")
@@ -267,9 +272,9 @@ def job_problems(deployment: Deployment) -> list[str]:
         problems.append("main.bicep: the job's cron is not main's aggregationCron parameter")
     default = deployment.main.parameters.get("aggregationCron", {}).get("default")
     problems += cron_problems(default if isinstance(default, str) else "")
-    script = " ".join(render(x) for c in containers(job) for x in c.get("command", []) + c.get("args", []))
-    if not re.search(r"chargeback aggregate && chargeback compact", script):
-        problems.append(f"job: runs {script!r}, expected `chargeback aggregate && chargeback compact`")
+    command = [render(x) for c in containers(job) for x in c.get("command", []) + c.get("args", [])]
+    if command != ["'chargeback'", "'nightly'"]:
+        problems.append(f"job: runs {command}, expected `chargeback nightly`")
     return problems
 
 
