@@ -331,6 +331,36 @@ def create_app(
             rows = rows_of(cursor, sql, {"at": day})
         return answer(request, snapshot, who, {"at": day.isoformat(), "rows": rows}, csv_rows=rows)
 
+    @app.get(f"{API}/budgets/status", tags=["budgets"], summary="Budget status on a day (default: the latest)")
+    def budget_status(request: Request, who: Caller, as_of: date | None = None) -> Response:
+        where = Where()
+        if as_of is None:
+            where.add("as_of = (SELECT max(as_of) FROM budget_status)")
+        else:
+            where.add("as_of = $as_of", as_of=as_of)
+        if not who.all_teams:
+            where.add("scope_type = 'team'")
+            team_scope(where, who, column="scope_value")
+        with lake.cursor() as (cursor, snapshot):
+            rows = rows_of(cursor, f"SELECT * FROM budget_status WHERE {where.sql()} ORDER BY budget_id", where.params)
+        return answer(request, snapshot, who, {"rows": rows}, csv_rows=rows)
+
+    @app.get(f"{API}/alerts", tags=["budgets"], summary="Alerts raised on the days of a range")
+    def alerts(
+        request: Request,
+        who: Caller,
+        start: Annotated[date, Query(alias="from")],
+        end: Annotated[date, Query(alias="to")],
+    ) -> Response:
+        start, end = _range(start, end)
+        where = Where()
+        where.add("date BETWEEN $start AND $end", start=start, end=end)
+        if not who.all_teams:
+            where.add("scope IN (SELECT 'team=' || t FROM unnest($scope_teams) AS u(t))", scope_teams=sorted(who.teams))
+        with lake.cursor() as (cursor, snapshot):
+            rows = rows_of(cursor, f"SELECT * FROM alerts WHERE {where.sql()} ORDER BY date, rule, scope", where.params)
+        return answer(request, snapshot, who, {"rows": rows}, csv_rows=rows)
+
     @app.get(f"{API}/months", tags=["chargeback"], summary="Months with roll-ups, newest first, and the caller's teams")
     def months(request: Request, who: Caller) -> Response:
         where = Where()

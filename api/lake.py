@@ -24,9 +24,14 @@ import pyarrow.fs as pafs
 from aggregator.lakeio import derived_files
 from aggregator.rollup import connect
 from aggregator.settings import AggregatorSettings
+from aggregator.runs import RUNS_TABLE
 from aggregator.tables import DERIVED_TABLES
 from aggregator.views import attach_views, lake_sources, lock_down
+from schemas.finops import FINOPS_TABLES
 from schemas.lake import LakeLocation
+
+WATCHED = (*DERIVED_TABLES, *FINOPS_TABLES, RUNS_TABLE)
+"""Tables whose files make a new snapshot (and a new ETag) when `chargeback nightly` rewrites them."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,7 @@ class LakeReader:
 
     def _listing(self) -> str:
         digest = hashlib.sha256()
-        for table in sorted(DERIVED_TABLES):
+        for table in sorted(WATCHED):
             files = derived_files(self._location, table)
             for info in self._location.filesystem.get_file_info(files) if files else []:
                 mtime = info.mtime_ns if info.type == pafs.FileType.File else None

@@ -220,3 +220,27 @@ def test_published_openapi_is_what_the_server_serves(client):
     import json
 
     assert json.loads(published) == served
+
+
+def test_budget_status_is_scoped_to_the_callers_team(client, entra, api_lake, monkeypatch, tmp_path, clock):
+    from datetime import date
+
+    from finops.cli import run_budgets
+    from tests.unit.aggregator.pricing_fixture import env_for
+
+    budgets = tmp_path / "budgets.csv"
+    budgets.write_text(
+        "budget_id,scope,period,amount,unit\nteam-a,team=a,month,300,USD\nteam-b,team=b,month,1000,USD\n"
+    )
+    for name, value in (env_for(api_lake.settings) | {"CHARGEBACK_BUDGETS_CONFIG": str(budgets)}).items():
+        monkeypatch.setenv(name, value)
+    run_budgets(date(2026, 11, 20), str(api_lake.root))
+    clock.now += 3600
+    every = client.get("/api/v1/budgets/status", headers=bearer(entra, roles=ALL)).json()["rows"]
+    by_id = {row["budget_id"]: row for row in every}
+    assert set(by_id) == {"team-a", "team-b"}
+    assert Decimal(by_id["team-a"]["spend"]) == Decimal("396.46") and by_id["team-a"]["crossed"] == [50, 80, 100]
+    scoped = client.get("/api/v1/budgets/status", headers=bearer(entra, roles=TEAM, groups=["group-a"])).json()
+    assert [row["budget_id"] for row in scoped["rows"]] == ["team-a"]
+    alerts = client.get("/api/v1/alerts?from=2026-11-01&to=2026-11-30", headers=bearer(entra, roles=ALL))
+    assert alerts.status_code == 200 and isinstance(alerts.json()["rows"], list)
