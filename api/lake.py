@@ -23,8 +23,8 @@ import pyarrow.fs as pafs
 
 from aggregator.lakeio import derived_files
 from aggregator.rollup import connect
-from aggregator.settings import AggregatorSettings
 from aggregator.runs import RUNS_TABLE
+from aggregator.settings import AggregatorSettings
 from aggregator.tables import DERIVED_TABLES
 from aggregator.views import attach_views, lake_sources, lock_down
 from schemas.finops import FINOPS_TABLES
