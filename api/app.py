@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
 from aggregator.focus import focus_rows, write_focus
-from api import queries
+from api import queries, records
 from api.auth import Authenticator, Forbidden, Principal, Unauthenticated
 from api.lake import LakeReader, Snapshot
 from api.queries import DIMENSIONS, Where, plain, team_scope
@@ -101,7 +101,13 @@ def create_app(
     Caller = Annotated[Principal, Depends(principal)]
 
     def answer(
-        request: Request, snapshot: Snapshot, who: Principal, body: dict[str, object], *, csv_rows: list[dict] | None
+        request: Request,
+        snapshot: Snapshot,
+        who: Principal,
+        body: dict[str, object],
+        *,
+        csv_rows: list[dict] | None,
+        live: bool = False,
     ) -> Response:
         """JSON (or CSV when asked by `Accept`), with the ETag of what was read and the scope it was read for."""
         wants_csv = csv_rows is not None and any(t in request.headers.get("accept", "") for t in CSV_TYPES)
@@ -114,7 +120,9 @@ def create_app(
             "ETag": etag,
             "X-Chargeback-Last-Day-Rolled-Up": str(snapshot.completeness.as_json()["last_day_rolled_up"] or ""),
         }
-        if request.headers.get("if-none-match") == etag:
+        if live:
+            del headers["ETag"]  # records come from the stream tables, which grow between roll-ups
+        elif request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers=headers)
         if wants_csv:
             return Response(_csv(csv_rows or []), media_type="text/csv; charset=utf-8", headers=headers)
@@ -255,7 +263,6 @@ def create_app(
     ) -> Response:
         start, end = _range(start, end)
         where = Where()
-        where.add("event_date BETWEEN $start AND $end", start=start, end=end)
         for column, value in (
             ("deployment", deployment),
             ("model", model),
@@ -264,24 +271,24 @@ def create_app(
         ):
             if value is not None:
                 where.add(f"{column} = $f_{column}", **{f"f_{column}": value})
+        position = None
         if after is not None:
             try:
-                last_time, last_id = queries.decode_cursor(after)
+                position = queries.decode_cursor(after)
             except ValueError:
                 raise HTTPException(422, "`after` is not a cursor this API issued") from None
-            where.add("(event_time, record_id) > ($after_time, $after_id)", after_time=last_time, after_id=last_id)
         team_scope(where, who, column="element_at(tags, $team_tag)[1]")
         if not who.all_teams:
             where.params["team_tag"] = team_tag
         with lake.cursor() as (cursor, snapshot):
-            raw = raw_rows(cursor, queries.records_sql(where, limit + 1), where.params)
+            raw = records.page(cursor, location, start=start, end=end, where=where, after=position, limit=limit)
         more = len(raw) > limit
         raw = raw[:limit]
-        records = [{name: plain(value) for name, value in row.items()} for row in raw]
+        found = [{name: plain(value) for name, value in row.items()} for row in raw]
         next_cursor = None
         if more and raw:
             next_cursor = queries.encode_cursor(raw[-1]["event_time"], str(raw[-1]["record_id"]))
-        return answer(request, snapshot, who, {"records": records, "next": next_cursor}, csv_rows=None)
+        return answer(request, snapshot, who, {"records": found, "next": next_cursor}, csv_rows=None, live=True)
 
     @app.get(f"{API}/usage/records/{{record_id}}", tags=["usage"], summary="One usage record by its id")
     def usage_record(request: Request, who: Caller, record_id: str) -> Response:

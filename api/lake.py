@@ -3,9 +3,9 @@
 DuckDB's registered objects belong to one connection and its connections are not thread-safe, so each request gets
 its own cursor with the lake's views attached as TEMP views (`aggregator.views.attach_views`), after file access is
 switched off and the configuration locked for the whole database. The views' sources (pyarrow datasets) are
-discovered once per snapshot; a new snapshot is taken when the roll-up files' listing changes (checked at most every
-`CHARGEBACK_API_REFRESH_SECONDS`), so a nightly `chargeback aggregate` shows without a restart. The same listing
-gives the ETag, and the last rolled-up day says how complete the data is.
+discovered once per snapshot, and a snapshot is retaken at most every `CHARGEBACK_API_REFRESH_SECONDS`, so new
+consumer files and a nightly `chargeback aggregate` show without a restart. The roll-up files' listing gives the
+ETag (it changes only when a roll-up does), and the last rolled-up day says how complete the data is.
 """
 
 from __future__ import annotations
@@ -86,11 +86,12 @@ class LakeReader:
         with self._lock:
             now = self._clock()
             if self._snapshot is None or now - self._checked >= self._refresh:
+                # The stream tables grow all day: their files are listed again at every check, while the
+                # ETag (and with it every 304) changes only when the roll-up files do.
                 fingerprint = self._listing()
                 self._checked = now
-                if self._snapshot is None or fingerprint != self._fingerprint:
-                    self._snapshot = self._take(fingerprint, now)
-                    self._fingerprint = fingerprint
+                self._snapshot = self._take(fingerprint, now)
+                self._fingerprint = fingerprint
             return self._snapshot
 
     def _listing(self) -> str:
