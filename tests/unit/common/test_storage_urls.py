@@ -75,6 +75,7 @@ def test_local_paths(url, tmp_path):
         "https://user:pw@acct01.blob.core.windows.net/lake",
         "https://acct01.blob.core.windows.net/la\nke",
         "https://acct01.blob.core.windows.net/la\x00ke",
+        "~nosuchuser0/lake",
     ],
 )
 def test_unusable_locations_are_configuration_errors(url):
