@@ -42,13 +42,12 @@ def open_checkpoint_store(location: Location) -> tuple[CheckpointStore, Any]:
 
 
 async def open_storage(settings: ConsumerSettings) -> tuple[Location, Location]:
-    """Lake and checkpoint locations, their credential probed (exit 5 in one line, never a native abort) and their
-    containers created if missing."""
+    """Lake and checkpoint locations, their credential probed (exit 5 in one line, never a native abort)."""
 
     def both() -> tuple[Location, Location]:
         connection = settings.storage_connection
-        lake = open_location(settings.lake_url, connection_string=connection, create=True)
-        return lake, open_location(settings.checkpoint_url, connection_string=connection, create=True)
+        lake = open_location(settings.lake_url, connection_string=connection)
+        return lake, open_location(settings.checkpoint_url, connection_string=connection)
 
     return await asyncio.to_thread(both)
 
@@ -149,7 +148,7 @@ async def run_consumer(settings: ConsumerSettings, *, until_idle: float | None =
         await health.stop()
         with contextlib.suppress(Exception):
             await store.close()  # type: ignore[attr-defined]
-        if credential is not None:
+        if hasattr(credential, "close"):  # DefaultAzureCredential (aio) holds sessions; key credentials do not
             await credential.close()
     log.info("consumer_stopped", exit_code=int(code), **stats.snapshot())
     if failure is not None:
