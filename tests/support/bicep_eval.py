@@ -268,6 +268,15 @@ class Evaluator:
             return ref.scope.eval(ref.scope.template.resource(ref.symbol).config["name"])
         return Runtime(f"<runtime:{key}>")
 
+    def resource_names(self, module: str, type_: str) -> list[str]:
+        """Names of the resources of a type a module creates (e.g. its blob containers)."""
+        scope = self.module(module)
+        return [
+            _text(scope.eval(r.config["name"]))
+            for r in scope.template.resources_of_type(type_)
+            if not r.existing and r.condition is None
+        ]
+
     def main_output(self, name: str) -> Any:
         return self.main.eval(self.deployment.main.outputs[name]["value"])
 

@@ -57,7 +57,15 @@ PTU = '{"provisioned": []}\n'
 
 
 def _deployed(azurite) -> Evaluator:
-    return Evaluator(MAIN_PARAMS, runtime={BLOB_ENDPOINT: f"{azurite.blob_endpoint}/"})
+    """The Bicep evaluated with Azurite as the storage account, whose containers are created as provisioning would."""
+    from azure.storage.blob import BlobServiceClient
+
+    deployed = Evaluator(MAIN_PARAMS, runtime={BLOB_ENDPOINT: f"{azurite.blob_endpoint}/"})
+    containers = deployed.resource_names("storage", "Microsoft.Storage/storageAccounts/blobServices/containers")
+    with BlobServiceClient.from_connection_string(azurite.connection_string, api_version="2025-01-05") as service:
+        for name in containers:
+            service.create_container(name)
+    return deployed
 
 
 def _code_reads() -> set[str]:
