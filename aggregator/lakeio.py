@@ -23,7 +23,6 @@ import pyarrow.fs as pafs
 
 from aggregator.errors import LakeNotFoundError
 from schemas.arrow import TABLE_SCHEMAS
-from schemas.errors import LakeLocationError
 from schemas.lake import LakeLocation, open_location
 
 PART_FILE = "part-0.parquet"
@@ -37,10 +36,7 @@ def open_lake(url: str | None, connection_string: str | None = None, *, must_exi
     """Open the lake, or say plainly why not (no URL, a malformed URL, nothing there)."""
     if not url:
         raise LakeNotFoundError("no lake given: pass --lake or set CHARGEBACK_LAKE_URL")
-    try:
-        location = open_location(url, connection_string=connection_string)
-    except LakeLocationError as exc:
-        raise LakeNotFoundError(str(exc)) from exc
+    location = open_location(url, connection_string=connection_string)  # a malformed location: exit 3
     if must_exist:
         try:
             exists = location.exists()

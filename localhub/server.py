@@ -10,7 +10,7 @@ from common.logs import get_logger
 from localhub.broker import Broker
 from localhub.config import HubSpec, connection_string, hub_specs
 from localhub.connection import Connection
-from localhub.errors import NotStartedError
+from localhub.errors import ListenError, NotStartedError
 from localhub.faults import Faults
 from localhub.storage import Store, StoredEvent
 
@@ -52,10 +52,10 @@ class LocalHub:
             self._server = await loop.create_server(
                 lambda: Connection(broker), self.host, self._requested_port, reuse_address=True
             )
-        except OSError:
+        except OSError as exc:
             self._store.close()
             self._store = self._broker = None
-            raise
+            raise ListenError(f"cannot listen on {self.host}:{self._requested_port}: {exc.strerror or exc}") from exc
         self.port = self._server.sockets[0].getsockname()[1]
         log.info(
             "localhub listening",
