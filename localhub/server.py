@@ -58,7 +58,7 @@ class LocalHub:
             raise ListenError(f"cannot listen on {self.host}:{self._requested_port}: {exc.strerror or exc}") from exc
         self.port = self._server.sockets[0].getsockname()[1]
         log.info(
-            "localhub listening",
+            "localhub_listening",
             host=self.host,
             port=self.port,
             hubs={s.name: s.partitions for s in self.specs},
@@ -79,7 +79,7 @@ class LocalHub:
         self._server = None
         self._broker = None
         self._store = None
-        log.info("localhub stopped", port=self.port)
+        log.info("localhub_stopped", port=self.port)
 
     async def __aenter__(self) -> LocalHub:
         return await self.start()
