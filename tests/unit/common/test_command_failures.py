@@ -220,3 +220,29 @@ def test_debug_log_level_keeps_the_json_story(tmp_path):
     failed = [r for r in records if r.get("event") == "command_failed"]
     assert failed and failed[0]["exit_code"] == ExitCode.USAGE and "OutputError" in failed[0]["error"]
     assert result.stderr.splitlines()[-1].startswith("error: ")
+
+
+def test_demo_out_that_cannot_be_written(tmp_path):
+    (tmp_path / "file").write_text("")
+    line = one_line(invoke(["demo", "--out", str(tmp_path / "file" / "demo"), "--calls", "10"]), ExitCode.USAGE)
+    assert "cannot write" in line
+
+
+@pytest.mark.parametrize("standalone", [False, True], ids=["chargeback devhub", "python -m localhub"])
+def test_devhub_port_already_in_use(tmp_path, standalone):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        if standalone:
+            done = subprocess.run(
+                [sys.executable, "-m", "localhub", "--port", port],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            line = the_line(done.returncode, done.stderr, ExitCode.UNAVAILABLE)
+        else:
+            line = one_line(invoke(["devhub", "--port", port]), ExitCode.UNAVAILABLE)
+    assert f"127.0.0.1:{port}" in line
