@@ -8,6 +8,7 @@ without one, usage of an unlisted deployment is reported as unpriced (`unknown_d
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,22 +37,19 @@ class DeploymentInfo:
 def load_deployments(path: Path) -> list[DeploymentInfo]:
     if not path.is_file():
         raise DeploymentsConfigError(f"deployments config {path} does not exist")
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(line for line in handle if line.strip() and not line.startswith("#"))
-            if not {"deployment", "deployment_type"} <= set(reader.fieldnames or []):
-                raise DeploymentsConfigError(f"{path}: needs the columns deployment, deployment_type[, region]")
-            rows = list(reader)
-    except UnicodeDecodeError as exc:
-        raise DeploymentsConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV") from None
-    except (OSError, csv.Error) as exc:
-        raise DeploymentsConfigError(
-            f"{path}: cannot be read as CSV: {getattr(exc, 'strerror', None) or exc}"
-        ) from None
+    return parse_deployments(path.read_bytes().decode("utf-8-sig"), str(path))
+
+
+def parse_deployments(text: str, source: str) -> list[DeploymentInfo]:
+    """A deployments map's CSV text (read by common.storage.read_config_file from a path or a Blob URL)."""
+    lines = io.StringIO(text, newline="")
+    reader = csv.DictReader(line for line in lines if line.strip() and not line.startswith("#"))
+    if not {"deployment", "deployment_type"} <= set(reader.fieldnames or []):
+        raise DeploymentsConfigError(f"{source}: needs the columns deployment, deployment_type[, region]")
     seen: set[str] = set()
     result = []
-    for number, row in enumerate(rows, start=2):
-        where = f"{path}, row {number}"
+    for number, row in enumerate(reader, start=2):
+        where = f"{source}, row {number}"
         name = (row.get("deployment") or "").strip()
         if not name:
             raise DeploymentsConfigError(f"{where}: deployment is empty")

@@ -15,7 +15,8 @@ def register(app: typer.Typer) -> None:
             "--until-idle",
             min=0.1,
             metavar="SECONDS",
-            help="Exit 0 once caught up and idle for SECONDS (backfills, tests, demos). Default: run until SIGTERM.",
+            help="Exit 0 once caught up and idle for SECONDS (backfills, tests, demos); exit 5 if Event Hubs cannot "
+            "be read at start-up. Default: run until SIGTERM.",
         ),
     ) -> None:
         """Read chunk envelopes from Event Hubs, write validated Parquet to the lake, checkpoint at the watermark.

@@ -19,3 +19,7 @@ class CheckpointStoreError(ConsumerError, ConfigurationError):
 
 class HealthPortError(ConsumerError, UnavailableError):
     """The health endpoint cannot listen on CHARGEBACK_HEALTH_PORT (in use, not allowed)."""
+
+
+class EventHubUnavailableError(ConsumerError, UnavailableError):
+    """Event Hubs could not be read at start-up: unreachable, no such hub, or the credential was refused."""
