@@ -60,7 +60,7 @@ def test_allocation_adds_up_to_the_day_cost_exactly_and_ties_break_the_same_way_
 
 def test_allocate_refuses_shares_without_tokens():
     """A day cost cannot be shared among no tokens (the idle day is handled apart)."""
-    with pytest.raises(ValueError, match="^allocate needs at least one share with tokens$"):
+    with pytest.raises(ValueError, match=r"^allocate needs at least one share with tokens$"):
         allocate(Decimal(1), [Share(1, 0)])
 
 
