@@ -122,3 +122,14 @@ def test_no_ptu_config_means_no_provisioned_deployments(tmp_path: Path):
     assert load_ptu_config(None).in_force(date(2026, 11, 1)) == {}
     with pytest.raises(PtuConfigError, match="does not exist"):
         load_ptu_config(tmp_path / "missing.json")
+
+
+def test_a_bad_ptu_config_file_is_named_in_the_error(tmp_path: Path):
+    """The refusal names the file it read (the operator fixes that file), and a UTF-8 BOM is not an error."""
+    path = tmp_path / "ptu.json"
+    path.write_text('{"provisioned": [{"deployment": "d"}]}')
+    with pytest.raises(PtuConfigError) as caught:
+        load_ptu_config(path)
+    assert str(caught.value).startswith(f"{path}: ")
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"provisioned": [period()]}).encode())
+    assert list(load_ptu_config(path).in_force(date(2026, 11, 2))) == ["gpt-4.1-ptu"]
