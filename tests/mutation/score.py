@@ -33,10 +33,10 @@ EQUIVALENT_FILE = Path(__file__).with_name("equivalent.md")
 
 
 def equivalents() -> set[str]:
-    """Mutant names listed in equivalent.md (a line starting with `- \\`name\\``)."""
+    """Mutant names listed in equivalent.md (every back-quoted mutmut name in it)."""
     if not EQUIVALENT_FILE.exists():
         return set()
-    return set(re.findall(r"^- `([^`]+)`", EQUIVALENT_FILE.read_text(encoding="utf-8"), flags=re.MULTILINE))
+    return set(re.findall(r"`([^`\s]+__mutmut_\d+)`", EQUIVALENT_FILE.read_text(encoding="utf-8")))
 
 
 def module_counts(module: str, equivalent: set[str]) -> dict[str, object] | None:
