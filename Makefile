@@ -91,8 +91,9 @@ clean:
 	rm -rf $(VENV) .cache node_modules .pytest_cache .ruff_cache .hypothesis .benchmarks
 
 # Mutation testing (issue 20; not part of `make test`): mutmut over the money and exactly-once modules, one module at
-# a time, each mutant against only the tests that ran the mutated function, then the hand-written mutations of the
-# SQL and the policy's C# (tests/mutation/handmade.py). Scores: tests/mutation/score.py; README: bench/README.md.
+# a time in its own scratch copy (.cache/mutation/), each mutant against that module's focused tests that ran the
+# mutated function (tests/mutation/run.py), then the hand-written mutations of the SQL, the policy's C# and the named
+# bugs (tests/mutation/handmade.py). Scores: tests/mutation/score.py; figures: bench/README.md "Mutation testing".
 # mutmut gets its own virtualenv with the project's dependencies but NOT the project itself: an editable install's
 # import hook would load the unmutated sources ahead of mutmut's copies in mutants/.
 mutation-tool: $(MUTMUT_VENV)/.installed
