@@ -62,7 +62,8 @@ def _blocked(harness, entries, *, subscription="sub-a", product="standard", depl
         (["subscription=sub-a"], {"subscription": None, "product": None}, ""),  # anonymous API
         (["product=standard", "subscription=sub-z"], {}, "product=standard"),
         (["deployment=gpt-4o"], {}, "deployment=gpt-4o"),
-        (["deployment=gpt-4o"], {"deployment": "gpt-4o-mini"}, ""),  # a prefix is not a match
+        (["deployment=gpt-4o"], {"deployment": "gpt-4o-mini"}, ""),
+        (["deployment=gpt-4o-mini"], {"deployment": "gpt-4o"}, ""),  # a prefix is not a match
         (["tag:project=apollo"], {"headers": {"X-Project": ["apollo"]}}, "tag:project=apollo"),
         (["tag:project=apollo"], {"headers": {"x-project": ["apollo-2"]}}, ""),
         (["subscription=sub-a"], {"subscription": "sub-a;subscription=x"}, ""),
