@@ -72,6 +72,13 @@ param priceSheetUrl string = ''
 @description('Set by azd: true once the consumer app exists, so a re-provision keeps the deployed image.')
 param consumerAppExists bool = false
 
+@description('E-mail address for the near-real-time alert rules; empty: none.')
+param alertEmail string = ''
+
+@secure()
+@description('Webhook for the near-real-time alert rules (common alert schema); empty: none. Never output.')
+param alertWebhookUrl string = ''
+
 @secure()
 @metadata({
   azd: {
@@ -218,6 +225,34 @@ module apimChargeback 'modules/apim-chargeback.bicep' = {
     createOpenAiApi: createOpenAiApi
     openAiEndpoint: openAiEndpoint
     ipHashSalt: ipHashSalt
+  }
+  dependsOn: [
+    apimService
+  ]
+}
+
+module finopsApim 'modules/finops-apim.bicep' = {
+  name: 'finops-apim'
+  scope: resourceGroup(apimResourceGroupName)
+  params: {
+    apimName: apimName
+    enforcerPrincipalId: identities.outputs.jobPrincipalId
+  }
+  dependsOn: [
+    apimService
+  ]
+}
+
+module finopsAlerts 'modules/finops-alerts.bicep' = {
+  name: 'finops-alerts'
+  scope: rg
+  params: {
+    tags: tags
+    appInsightsId: monitoring.outputs.appInsightsId
+    apimId: '/subscriptions/${subscription().subscriptionId}/resourceGroups/${apimResourceGroupName}/providers/Microsoft.ApiManagement/service/${apimName}'
+    actionGroupName: 'ag-chargeback-${token}'
+    alertEmail: alertEmail
+    alertWebhookUrl: alertWebhookUrl
   }
   dependsOn: [
     apimService

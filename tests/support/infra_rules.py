@@ -40,6 +40,8 @@ EXPECTED_ROLES = {
     ("storage.bicep", BLOB_CONTRIBUTOR, CONTAINER, "consumerPrincipalId"),
     ("storage.bicep", BLOB_CONTRIBUTOR, CONTAINER, "jobPrincipalId"),
     ("registry.bicep", ACR_PULL, REGISTRY, "principalId"),
+    # a custom role (no built-in GUID): its four actions are checked in tests/unit/infra/test_finops_infra.py
+    ("finops-apim.bicep", None, "Microsoft.ApiManagement/service", "enforcerPrincipalId"),
 }
 # How main.bicep feeds those principals: module symbol -> param -> rendered expression.
 EXPECTED_PRINCIPAL_WIRING = {
@@ -49,6 +51,7 @@ EXPECTED_PRINCIPAL_WIRING = {
     ("eventHubs", "receiverPrincipalId"): "identities.outputs.consumerPrincipalId",
     ("storage", "consumerPrincipalId"): "identities.outputs.consumerPrincipalId",
     ("storage", "jobPrincipalId"): "identities.outputs.jobPrincipalId",
+    ("finopsApim", "enforcerPrincipalId"): "identities.outputs.jobPrincipalId",
     ("registry", "pullPrincipalIds"): ("[identities.outputs.consumerPrincipalId, identities.outputs.jobPrincipalId]"),
 }
 SECRET_WORDS = re.compile(r"(connectionstring|password|secret|sharedkey|accountkey|primarykey|secondarykey|sas)", re.I)
