@@ -173,3 +173,27 @@ def test_unpriced_usage_is_shown_beside_never_as_zero_cost(invoke, month, tmp_pa
     assert spend == Decimal("322.29") and (tokens, requests) == (3_000_000, 3)
     assert invoke(["alerts", "evaluate", "--as-of", "2026-11-30", "--days", "0"], month).exit_code == 0
     assert _sql(month, "SELECT rule, scope FROM alerts") == [("unpriced_share", "all")]
+
+
+def test_the_report_section_shows_budget_versus_actual_and_the_month_alerts(invoke, month):
+    from aggregator.settings import AggregatorSettings
+    from aggregator.views import lake_connection
+    from finops.report import finops_sections
+    from schemas.lake import open_location
+
+    settings = AggregatorSettings(price_sheet=month["CHARGEBACK_PRICE_SHEET"])
+    empty = lake_connection(open_location(month["CHARGEBACK_LAKE_URL"]), settings)
+    with empty:
+        assert "No budget was evaluated" in finops_sections(empty, date(2026, 11, 1))
+    for day in ("2026-11-20", "2026-11-30"):
+        assert invoke(["budgets", "evaluate", "--as-of", day], month).exit_code == 0
+    assert invoke(["alerts", "evaluate", "--as-of", "2026-11-30", "--days", "29"], month).exit_code == 0
+    con = lake_connection(open_location(month["CHARGEBACK_LAKE_URL"]), settings)
+    with con:
+        html = finops_sections(con, date(2026, 11, 1))
+        december = finops_sections(con, date(2026, 12, 1))
+    assert "<td>beta-monthly</td><td>team=beta</td>" in html
+    assert '<td class="n">322.29</td><td class="n">107.4%</td>' in html  # the latest evaluation (11-30) wins
+    assert "<td>50%/80%/100%</td>" in html
+    assert "<td>cost_spike</td><td>team=alpha</td>" in html and "<td>error_rate_5xx</td>" in html
+    assert "No budget was evaluated" in december and "No alert this month" in december
