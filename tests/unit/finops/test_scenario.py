@@ -79,11 +79,12 @@ def test_alerts_over_the_month_are_exactly_the_planted_ones(invoke, month):
     assert result.exit_code == 0, result.output
     alerts = _sql(month, "SELECT date, rule, scope, severity FROM alerts ORDER BY date, rule, scope")
     assert alerts == [
+        (m.SPIKE_DAY, "cost_spike", "all", "warning"),  # the estate's pay-as-you-go cost too
         (m.SPIKE_DAY, "cost_spike", "team=alpha", "warning"),
         (m.FAILING_DAY, "error_rate_5xx", "deployment=o4-mini", "critical"),
     ]
     ((actual, expected, threshold, provisional),) = _sql(
-        month, "SELECT actual, expected, threshold, provisional FROM alerts WHERE rule = 'cost_spike'"
+        month, "SELECT actual, expected, threshold, provisional FROM alerts WHERE scope = 'team=alpha'"
     )
     # baseline: the 14 days before the spike, 11-06..11-19: nine at the old gpt-4.1 price, five at the new one
     baseline = sorted([float(20 * GPT_BEFORE + 20 * MINI)] * 9 + [float(20 * GPT_AFTER + 20 * MINI)] * 5)
