@@ -19,7 +19,7 @@ import pyarrow.fs as pafs
 
 from aggregator.errors import LakeNotFoundError
 from common.redact import describe
-from common.storage import StorageObjectNotFoundError, StorageUnavailableError
+from common.storage import StorageUnavailableError
 from schemas.arrow import TABLE_SCHEMAS
 from schemas.lake import LakeLocation, open_location, table_root
 
@@ -35,10 +35,7 @@ def open_lake(url: str | None, connection_string: str | None = None, *, must_exi
     unreachable (exit 5, checked in Python before pyarrow's native Azure code runs), nothing there (exit 4)."""
     if not url:
         raise LakeNotFoundError("no lake given: pass --lake or set CHARGEBACK_LAKE_URL")
-    try:
-        location = open_location(url, connection_string=connection_string)
-    except StorageObjectNotFoundError as exc:
-        raise LakeNotFoundError(f"no lake: {exc}") from None
+    location = open_location(url, connection_string=connection_string)
     if must_exist:
         try:
             exists = location.exists()

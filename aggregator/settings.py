@@ -26,7 +26,11 @@ class AggregatorSettings(StageSettings):
     """Provisioned deployments (PTU count, hourly rate, period); none by default."""
     deployments_config: str | None = None
     """Deployment name -> deployment type and region; default the shipped example."""
+    config_url: str | None = None
+    """Where `chargeback config push` puts the configuration files (the deployment's `config` container)."""
     late_data_days: int = Field(default=2, ge=0, le=60)
+    compact_lookback_days: int = Field(default=7, ge=1, le=366)
+    """`compact` without --date: closed days (yesterday back) checked for files to merge."""
     payload_retention_days: int = Field(default=30, ge=1)
     dead_letter_retention_days: int = Field(default=90, ge=1)
     team_tag: str = "team"

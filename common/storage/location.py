@@ -118,20 +118,18 @@ class BlobLocation(Location):
             yield copies
 
 
-def open_location(
-    location: str, *, connection_string: str | None = None, check: bool = True, create: bool = False
-) -> Location:
+def open_location(location: str, *, connection_string: str | None = None, check: bool = True) -> Location:
     """The factory: read `location` once and return a `LocalLocation` or a `BlobLocation`.
 
-    For Blob the credential is resolved and, with `check` (the default), probed in Python before pyarrow's native
-    code sees it; `create` makes a missing container (the consumer's lake and checkpoints). Errors: a malformed
-    location or connection string is a `StorageLocationError` (exit 3); no credential, forbidden or unreachable a
-    `StorageUnavailableError` (exit 5); a missing container without `create` a `StorageObjectNotFoundError` (exit 4).
+    For Blob the credential is resolved and, with `check` (the default; off only where nothing may touch the
+    network), probed in Python before pyarrow's native code sees it. Errors: a malformed location or connection
+    string is a `StorageLocationError` (exit 3); no credential, forbidden or unreachable a `StorageUnavailableError`
+    (exit 5). Whether the location exists is the caller's question (`exists`, `ensure_root`).
     """
     url = parse_storage_url(location)
     if url.kind is StorageKind.LOCAL:
         return LocalLocation(url, pafs.LocalFileSystem())
     secret = resolve_secret(url, connection_string)
     if check:
-        probe(url, secret, create=create)
+        probe(url, secret)
     return BlobLocation(url, pafs.AzureFileSystem(url.account, **pyarrow_options(url, secret)), secret)
