@@ -267,6 +267,7 @@ def register(app: typer.Typer) -> None:
             None, "--deployments", help="Deployments map (CSV) -> CHARGEBACK_DEPLOYMENTS_CONFIG."
         ),
         ptu: Path | None = typer.Option(None, "--ptu", help="PTU config (JSON) -> CHARGEBACK_PTU_CONFIG."),
+        budgets: Path | None = typer.Option(None, "--budgets", help="Budgets (CSV) -> CHARGEBACK_BUDGETS_CONFIG."),
         config_url: str | None = typer.Option(
             None, "--config-url", help="The config container; default $CHARGEBACK_CONFIG_URL (an azd output)."
         ),
@@ -283,6 +284,7 @@ def register(app: typer.Typer) -> None:
             "CHARGEBACK_PRICE_SHEET": prices,
             "CHARGEBACK_DEPLOYMENTS_CONFIG": deployments,
             "CHARGEBACK_PTU_CONFIG": ptu,
+            "CHARGEBACK_BUDGETS_CONFIG": budgets,
         }
         for item in push(config_url or settings.config_url, given, connection_string=settings.storage_connection):
             note = {"uploaded": "uploaded", "kept": "already there, kept", "default": "none given: shipped default"}

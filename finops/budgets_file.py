@@ -153,7 +153,9 @@ def parse_budgets(text: str, source: str) -> list[Budget]:
     if errors:
         shown = errors[:MAX_ERRORS]
         more = f"\n... and {len(errors) - MAX_ERRORS} more" if len(errors) > MAX_ERRORS else ""
-        raise BudgetsConfigError(f"{source}: {len(errors)} problem(s):\n" + "\n".join(shown) + more)
+        head = f"{source}: {errors[0]}" if len(errors) == 1 else f"{source}: {len(errors)} problems, first {errors[0]}"
+        rest = "" if len(errors) == 1 else "\n" + "\n".join(shown) + more
+        raise BudgetsConfigError(head + rest)
     return budgets
 
 

@@ -79,6 +79,20 @@ param deploymentsConfigBlob string = 'deployments.csv'
 @description('PTU config in the config container (`chargeback config push --ptu`); empty: no provisioned deployments.')
 param ptuConfigBlob string = 'ptu.json'
 
+@description('Budgets file in the config container (`chargeback config push --budgets`); empty: no budgets.')
+param budgetsConfigBlob string = 'budgets.csv'
+
+@allowed([
+  'dry-run'
+  'enforce'
+])
+@description('Budget enforcement of the nightly job (CHARGEBACK_ENFORCEMENT): dry-run only records what it would do.')
+param enforcement string = 'dry-run'
+
+@secure()
+@description('CHARGEBACK_WEBHOOKS of the nightly job: JSON list of {name, format (generic|slack|teams), url}. Never output.')
+param notificationWebhooks string = ''
+
 @description('Principal granted write access to the config container for `chargeback config push` (azd: you).')
 param deployerPrincipalId string = ''
 
@@ -317,6 +331,12 @@ module containerApps 'modules/container-apps.bicep' = {
     priceSheetBlob: priceSheetBlob
     deploymentsConfigBlob: deploymentsConfigBlob
     ptuConfigBlob: ptuConfigBlob
+    budgetsConfigBlob: budgetsConfigBlob
+    enforcement: enforcement
+    apimSubscriptionId: subscription().subscriptionId
+    apimResourceGroup: apimResourceGroupName
+    apimServiceName: apimName
+    notificationWebhooks: notificationWebhooks
     aggregationCron: aggregationCron
     consumerAppExists: consumerAppExists
   }

@@ -46,7 +46,7 @@ def test_every_bad_cell_is_one_line_naming_row_and_column():
     with pytest.raises(BudgetsConfigError) as caught:
         parse_budgets(text, "b.csv")
     lines = str(caught.value).splitlines()
-    assert lines[0].startswith("b.csv: ")
+    assert lines[0] == "b.csv: 15 problems, first " + lines[1]
     expected = [
         "row 3, column budget_id:",
         "row 4, column scope:",
