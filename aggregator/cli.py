@@ -213,6 +213,12 @@ def register(app: typer.Typer) -> None:
         con = lake_connection(_lake(settings, lake), settings)
         try:
             html = render_html(collect(con, first))
+            try:  # budgets and alerts (finops/), when that stage is installed
+                from finops.report import with_finops_sections
+            except ModuleNotFoundError:
+                pass
+            else:
+                html = with_finops_sections(html, con, first)
         finally:
             con.close()
         out.write_text(html, encoding="utf-8")

@@ -138,3 +138,12 @@ def finops_sections(con: duckdb.DuckDBPyConnection, first: date) -> str:
     else:
         parts.append('<p class="note">No alert this month.</p>')
     return "\n".join(parts)
+
+
+def with_finops_sections(html: str, con: duckdb.DuckDBPyConnection, first: date) -> str:
+    """`html` (the monthly report page) with the FinOps sections after its last section, before its scripts."""
+    sections = finops_sections(con, first)
+    at = html.rfind("<script>")
+    if at < 0:
+        at = html.rfind("</body>")
+    return html + sections if at < 0 else html[:at] + sections + "\n" + html[at:]

@@ -67,3 +67,19 @@ def test_a_bad_budgets_file_fails_its_steps_only(invoke, tmp_path):
     assert "budgets failed (exit 3" in result.output and "row 3, column amount" in result.output
     assert "enforce skipped" in result.output
     assert _sql(env, "SELECT count(*) FROM chargeback_daily")[0][0] > 0  # the roll-up itself went through
+
+
+def test_config_push_checks_and_uploads_the_budgets_file(invoke, tmp_path):
+    env = _lake(tmp_path)
+    target = tmp_path / "config-container"
+    target.mkdir()
+    bad = tmp_path / "bad.csv"
+    bad.write_text(BUDGETS + "b,team=b,month,abc,USD,,,,,\n")
+    args = ["config", "push", "--config-url", str(target), "--deployments", env["CHARGEBACK_DEPLOYMENTS_CONFIG"]]
+    result = invoke([*args, "--budgets", str(bad)], env)
+    assert result.exit_code == 3 and "row 3, column amount" in result.output
+    assert not (target / "budgets.csv").exists()
+    result = invoke([*args, "--budgets", env["CHARGEBACK_BUDGETS_CONFIG"]], env)
+    assert result.exit_code == 0, result.output
+    assert f"CHARGEBACK_BUDGETS_CONFIG={target / 'budgets.csv'}" in result.output
+    assert (target / "budgets.csv").read_text() == BUDGETS

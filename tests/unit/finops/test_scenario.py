@@ -198,3 +198,34 @@ def test_the_report_section_shows_budget_versus_actual_and_the_month_alerts(invo
     assert "<td>50%/80%/100%</td>" in html
     assert "<td>cost_spike</td><td>team=alpha</td>" in html and "<td>error_rate_5xx</td>" in html
     assert "No budget was evaluated" in december and "No alert this month" in december
+
+
+def test_the_report_command_carries_the_budget_and_alert_sections(invoke, month, tmp_path):
+    assert invoke(["budgets", "evaluate", "--as-of", "2026-11-30"], month).exit_code == 0
+    assert invoke(["alerts", "evaluate", "--as-of", "2026-11-30", "--days", "29"], month).exit_code == 0
+    out = tmp_path / "report.html"
+    result = invoke(["report", "--month", "2026-11", "--out", str(out)], month)
+    assert result.exit_code == 0, result.output
+    html = out.read_text()
+    assert html.index('<h2 id="budgets">') < html.index('<h2 id="alerts">') < html.rindex("<script>")
+    assert "<td>beta-monthly</td>" in html and "<td>error_rate_5xx</td>" in html
+
+
+def test_hostile_names_in_the_ledger_are_escaped_in_the_report(tmp_path):
+    from aggregator.settings import AggregatorSettings
+    from aggregator.views import lake_connection
+    from finops.alerts import Alert
+    from finops.ledger import write_partition
+    from finops.report import finops_sections
+    from schemas.lake import open_location
+
+    location = open_location(str(tmp_path / "lake"))
+    location.ensure_root()
+    evil = "deployment=<img src=x onerror=alert(1)>"
+    row = Alert("latency_p95", evil, "p95_ms", 9000.0, None, 2000.0, "warning", "<b>detail</b>").row(
+        date(2026, 11, 3), False
+    )
+    write_partition(location, "alerts", "2026-11-03", [row])
+    with lake_connection(location, AggregatorSettings()) as con:
+        html = finops_sections(con, date(2026, 11, 1))
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html and "&lt;b&gt;detail" in html
