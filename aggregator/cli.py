@@ -173,7 +173,8 @@ def register(app: typer.Typer) -> None:
         query: str = typer.Argument(
             ...,
             help="One SELECT over: usage (deduplicated), usage_raw, payloads, "
-            "dead_letters, chargeback_daily, chargeback_monthly, unpriced, ptu_allocation, prices.",
+            "dead_letters, chargeback_daily, chargeback_monthly, unpriced, ptu_allocation, prices, aggregation_runs, "
+            "budget_status, alerts, budget_actions, notifications.",
         ),
         fmt: str = typer.Option("table", "--format", help="table, csv, json or parquet."),
         out: Path | None = typer.Option(None, "--out", help="Write to this file instead of standard output."),
