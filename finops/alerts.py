@@ -223,9 +223,9 @@ FROM usage WHERE event_date = $day AND status_code IN (401, 403) GROUP BY ALL
 
 def auth_failures(con: duckdb.DuckDBPyConnection, day: date, rules: AlertRules) -> list[Alert]:
     """A burst of 401/403: at least auth_failures_per_hour in one clock hour for one subscription (or anonymous)."""
-    worst: dict[str, tuple[int, object]] = {}
+    worst: dict[str, tuple[int, int]] = {}
     for subscription, hour, failures in _rows(con, AUTH_SQL, {"day": day}):
-        if failures > worst.get(subscription, (0, None))[0]:
+        if failures > worst.get(subscription, (0, 0))[0]:
             worst[subscription] = (failures, hour)
     return [
         Alert(
@@ -245,11 +245,12 @@ def auth_failures(con: duckdb.DuckDBPyConnection, day: date, rules: AlertRules) 
 
 def unpriced_share(con: duckdb.DuckDBPyConnection, day: date, rules: AlertRules) -> list[Alert]:
     """Share of the day's tokens the roll-up could not price above unpriced_share_pct (they have no cost)."""
-    total, unpriced = con.execute(
+    found = con.execute(
         "SELECT coalesce(sum(total_tokens), 0), coalesce(sum(total_tokens) FILTER (WHERE pricing_status = "
         "'unpriced'), 0) FROM chargeback_daily WHERE date = $day",
         {"day": day},
     ).fetchone()
+    total, unpriced = (int(found[0]), int(found[1])) if found else (0, 0)
     if not total or unpriced / total <= rules.unpriced_share_pct / 100:
         return []
     deployments = ", ".join(

@@ -190,7 +190,7 @@ def _parse_row(line: int, cells: dict[str, str], errors: list[str]) -> Budget | 
             bad("amount", f"{cells['amount']!r}: a token budget is a whole number")
     except InvalidOperation:
         bad("amount", f"{cells['amount']!r} is not a number")
-    thresholds = DEFAULT_THRESHOLDS
+    thresholds: tuple[int, ...] = DEFAULT_THRESHOLDS
     if cells.get("thresholds"):
         parts = [p for p in re.split(r"[/;\s]+", cells["thresholds"]) if p]
         try:

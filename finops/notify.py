@@ -190,7 +190,6 @@ def deliver(
     attempts: int,
     backoff: float,
     timeout: float,
-    sleep: Callable[[float], None] | None = None,
 ) -> Delivery:
     """POST `payload`, retrying transient failures; never raises, never puts the URL in an error."""
     url = webhook.url.get_secret_value()
@@ -215,7 +214,6 @@ def deliver(
         wait=wait_exponential(multiplier=backoff, max=max(backoff * 8, 0.0)),
         retry=retry_if_exception_type(_Transient),
         reraise=False,
-        **({"sleep": sleep} if sleep else {}),
     )
     try:
         status = retrying(attempt)
