@@ -186,6 +186,9 @@ def _parse_row(line: int, cells: dict[str, str], errors: list[str]) -> Budget | 
         if not amount.is_finite() or amount <= 0:
             bad("amount", f"{cells['amount']!r} must be a number > 0")
             amount = None
+        elif amount.adjusted() >= 24 or amount.as_tuple().exponent < -14:  # type: ignore[operator]
+            bad("amount", f"{cells['amount']!r}: at most 24 digits before the point and 14 after")
+            amount = None
         elif unit == "tokens" and amount != amount.to_integral_value():
             bad("amount", f"{cells['amount']!r}: a token budget is a whole number")
     except InvalidOperation:
