@@ -136,3 +136,17 @@ def test_a_bad_webhook_setting_is_exit_3_without_echoing_the_url(invoke, month, 
     assert result.exit_code == 3, result.output
     assert "CHARGEBACK_WEBHOOKS" in result.output and "Traceback" not in result.output
     assert "example.com" not in result.output
+
+
+def test_slack_control_characters_from_the_ledger_are_escaped():
+    from datetime import date
+
+    from finops.notify import Notice, body
+
+    notice = Notice(
+        "alert:x", "alert", "warning", "latency_p95 on deployment=<!channel>", "a & <b>", "s", date(2026, 11, 1), False
+    )
+    slack = body(notice, "slack")
+    assert "<!channel>" not in slack["text"] and "&lt;!channel&gt;" in slack["text"]
+    assert slack["blocks"][1]["text"]["text"].endswith("a &amp; &lt;b&gt;")
+    assert body(notice, "generic")["title"] == notice.title  # JSON carries it as data, unchanged
