@@ -57,7 +57,7 @@ def evaluate_budgets(
     config_digest: str,
 ) -> list[dict]:
     """One `budget_status` row per budget version in force on `as_of` whose period contains it."""
-    rows = []
+    rows: list[dict] = []
     provisional = is_provisional(as_of, today, late_data_days)
     active = [(b, span) for b in in_force(budgets, as_of) if (span := window(b.period, as_of)) is not None]
     if not active:
