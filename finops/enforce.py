@@ -189,7 +189,8 @@ class Apim:
         )
 
     def subscription_state(self, sid: str) -> str:
-        return str(self._client.subscription.get(self._group, self._service, sid, **self._options).state)
+        state = self._client.subscription.get(self._group, self._service, sid, **self._options).state
+        return str(getattr(state, "value", state))  # the SDK gives the text, or its enum when it knows it
 
     def set_subscription_state(self, sid: str, state: str) -> None:
         from azure.mgmt.apimanagement.models import SubscriptionUpdateParameters
