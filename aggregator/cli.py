@@ -133,7 +133,8 @@ def register(app: typer.Typer) -> None:
         query: str = typer.Argument(
             ...,
             help="One SELECT over: usage (deduplicated), usage_raw, payloads, "
-            "dead_letters, chargeback_daily, chargeback_monthly, unpriced, ptu_allocation, prices.",
+            "dead_letters, chargeback_daily, chargeback_monthly, unpriced, ptu_allocation, prices, aggregation_runs, "
+            "budget_status, alerts, budget_actions, notifications.",
         ),
         fmt: str = typer.Option("table", "--format", help="table, csv, json or parquet."),
         out: Path | None = typer.Option(None, "--out", help="Write to this file instead of standard output."),
@@ -174,6 +175,12 @@ def register(app: typer.Typer) -> None:
         con = lake_connection(_lake(settings, lake), settings)
         try:
             html = render_html(collect(con, first))
+            try:  # budgets and alerts (finops/), when that stage is installed
+                from finops.report import with_finops_sections
+            except ModuleNotFoundError:
+                pass
+            else:
+                html = with_finops_sections(html, con, first)
         finally:
             con.close()
         write_text(out, html)
@@ -225,6 +232,7 @@ def register(app: typer.Typer) -> None:
             None, "--deployments", help="Deployments map (CSV) -> CHARGEBACK_DEPLOYMENTS_CONFIG."
         ),
         ptu: Path | None = typer.Option(None, "--ptu", help="PTU config (JSON) -> CHARGEBACK_PTU_CONFIG."),
+        budgets: Path | None = typer.Option(None, "--budgets", help="Budgets (CSV) -> CHARGEBACK_BUDGETS_CONFIG."),
         config_url: str | None = typer.Option(
             None, "--config-url", help="The config container; default $CHARGEBACK_CONFIG_URL (an azd output)."
         ),
@@ -241,6 +249,7 @@ def register(app: typer.Typer) -> None:
             "CHARGEBACK_PRICE_SHEET": prices,
             "CHARGEBACK_DEPLOYMENTS_CONFIG": deployments,
             "CHARGEBACK_PTU_CONFIG": ptu,
+            "CHARGEBACK_BUDGETS_CONFIG": budgets,
         }
         for item in push(config_url or settings.config_url, given, connection_string=settings.storage_connection):
             note = {"uploaded": "uploaded", "kept": "already there, kept", "default": "none given: shipped default"}

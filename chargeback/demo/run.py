@@ -26,6 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from chargeback.demo.emit import run_policy, send
+from chargeback.demo.finops_step import run_finops
 from chargeback.demo.traffic import TrafficGenerator, Truth, deployments_csv, ptu_config
 from common.outputs import writing
 from localhub import LocalHub
@@ -180,11 +181,14 @@ def run_demo(out: Path, *, calls: int, month: date, console: Console | None = No
         _chargeback(
             ["aggregate", "--from", first.isoformat(), "--to", last.isoformat()], env, paths.logs / "aggregate.log"
         )
-    with console.status("report: self-contained HTML"):
-        _chargeback(["report", "--month", f"{month:%Y-%m}", "--out", str(paths.report)], env, paths.logs / "report.log")
 
     def sql(query: str) -> list[dict]:
         return json.loads(_chargeback(["sql", query, "--format", "json"], env, paths.logs / "sql.log", capture=True))
+
+    with console.status("budgets and alerts from the daily ledger"):
+        env = run_finops(_chargeback, sql, env, paths.root, last, console)
+    with console.status("report: self-contained HTML"):
+        _chargeback(["report", "--month", f"{month:%Y-%m}", "--out", str(paths.report)], env, paths.logs / "report.log")
 
     by_team = sql(
         "SELECT coalesce(team, '(untagged)') AS team, sum(requests) AS requests, sum(total_tokens) AS tokens, "
