@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from aggregator.deployments import deployments_table, load_deployments
+from aggregator.dimensions import TagDimensions
 from aggregator.errors import LakeNotFoundError
 from aggregator.lakeio import local_day_files, partition_values, replace_partition, table_exists
 from aggregator.prices import load_price_sheet, prices_table
@@ -17,11 +18,12 @@ from aggregator.ptu import load_ptu_config
 from aggregator.rollup import roll_up_day, roll_up_month
 from aggregator.settings import AggregatorSettings
 from aggregator.tables import derived_schemas
+from aggregator.teams import TeamsMap, load_teams
 from common.logs import get_logger
 from schemas.lake import LakeLocation
 
 log = get_logger(__name__)
-DAY_TABLES = ("chargeback_daily", "unpriced", "ptu_allocation")
+DAY_TABLES = ("chargeback_daily", "unpriced", "unmapped", "ptu_allocation")
 
 
 @dataclass
@@ -42,6 +44,8 @@ class PricingInputs:
     prices: pa.Table
     deployments: pa.Table
     settings: AggregatorSettings
+    teams: TeamsMap = field(default_factory=TeamsMap)
+    dimensions: TagDimensions = field(default_factory=TagDimensions)
 
     @classmethod
     def load(cls, settings: AggregatorSettings) -> PricingInputs:
@@ -50,6 +54,8 @@ class PricingInputs:
             prices=prices_table(load_price_sheet(settings.price_sheet_path())),
             deployments=deployments_table(load_deployments(settings.deployments_path())),
             settings=settings,
+            teams=load_teams(settings.teams_config),
+            dimensions=TagDimensions.parse(settings.tag_dimensions, settings.tag_max_values),
         )
 
 
@@ -70,7 +76,14 @@ def aggregate_days(
     for day in days:
         with local_day_files(location, "usage", day) as files:
             tables = roll_up_day(
-                files, day, prices=inputs.prices, deployments=inputs.deployments, ptu=ptu, team_tag=settings.team_tag
+                files,
+                day,
+                prices=inputs.prices,
+                deployments=inputs.deployments,
+                ptu=ptu,
+                team_tag=settings.team_tag,
+                teams=inputs.teams,
+                dimensions=inputs.dimensions,
             )
         for name in DAY_TABLES:
             replace_partition(location, name, "date", day.isoformat(), tables[name])

@@ -29,7 +29,15 @@ class AggregatorSettings(BaseSettings):
     payload_retention_days: int = Field(default=30, ge=1)
     dead_letter_retention_days: int = Field(default=90, ge=1)
     team_tag: str = "team"
-    """Which usage tag names the team a call is charged to."""
+    """Which usage tag a caller of a *shared* subscription uses to name one of its listed teams
+    (aggregator/teams.py)."""
+    teams_config: str | None = None
+    """The attribution map (CSV): APIM subscription/product -> team, cost centre, owner, over time; none = every call
+    is unmapped."""
+    tag_dimensions: str = ""
+    """Comma-separated tag keys that become roll-up dimensions (aggregator/dimensions.py); none by default."""
+    tag_max_values: int = Field(default=100, ge=1, le=100_000)
+    """Per day and dimension, the values with the most requests kept; the rest are `(other)`."""
 
     def price_sheet_path(self) -> Path:
         return self.price_sheet or SHIPPED_PRICE_SHEET

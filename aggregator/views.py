@@ -5,7 +5,7 @@
 | `usage` | usage records, **deduplicated** by `record_id` (a redelivered record counts once) |
 | `usage_raw` | usage records as stored, duplicates included |
 | `payloads`, `dead_letters` | the other stream tables |
-| `chargeback_daily`, `chargeback_monthly`, `unpriced`, `ptu_allocation` | the roll-ups (`chargeback aggregate`) |
+| `chargeback_daily`, `chargeback_monthly`, `unpriced`, `unmapped`, `ptu_allocation` | the roll-ups (`aggregate`) |
 | `prices` | the price sheet in use (per 1M tokens) |
 
 Stream tables carry `event_date` (DATE) and `event_hour` (INTEGER) from their Hive path: filter on them to read
@@ -17,9 +17,9 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
+from aggregator.db import connect
 from aggregator.lakeio import STREAM_PARTITIONING, derived_dataset, stream_dataset, table_exists
 from aggregator.prices import load_price_sheet, prices_table
-from aggregator.rollup import connect
 from aggregator.settings import AggregatorSettings
 from aggregator.tables import DERIVED_TABLES, derived_schemas
 from schemas.arrow import TABLE_SCHEMAS
@@ -33,6 +33,7 @@ VIEWS = (
     "chargeback_daily",
     "chargeback_monthly",
     "unpriced",
+    "unmapped",
     "ptu_allocation",
     "prices",
 )
