@@ -54,7 +54,7 @@ class PricingInputs:
             prices=prices_table(load_price_sheet(settings.price_sheet_path())),
             deployments=deployments_table(load_deployments(settings.deployments_path())),
             settings=settings,
-            teams=load_teams(settings.teams_config),
+            teams=load_teams(settings.teams_config, connection_string=settings.storage_connection_string),
             dimensions=TagDimensions.parse(settings.tag_dimensions, settings.tag_max_values),
         )
 

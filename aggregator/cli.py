@@ -30,6 +30,9 @@ LAKE_OPTION = typer.Option(
 
 
 def _exit_code(exc: BaseException) -> ExitCode:
+    declared = getattr(type(exc), "exit_code", None)
+    if isinstance(declared, ExitCode):
+        return declared
     if isinstance(exc, errors.ArgumentError | errors.QueryError):
         return ExitCode.USAGE
     if isinstance(exc, errors.ConfigFileError | ValidationError):
@@ -159,12 +162,14 @@ def register(app: typer.Typer) -> None:
         lake: str | None = LAKE_OPTION,
     ) -> None:
         """Write the month's chargeback as FOCUS 1.2 rows."""
+        from aggregator.coverage import require_rollup
         from aggregator.dates import parse_month
         from aggregator.focus import focus_rows, write_focus
 
         first = parse_month(month)
         settings = _settings()
         location = _lake(settings, lake)
+        require_rollup(location, first)
         table = focus_rows(
             location, first, billing_account_id=billing_account_id, billing_account_name=billing_account_name
         )
@@ -211,13 +216,16 @@ def register(app: typer.Typer) -> None:
         lake: str | None = LAKE_OPTION,
     ) -> None:
         """One self-contained HTML report of the month (charts and tables; opens offline)."""
+        from aggregator.coverage import require_rollup
         from aggregator.dates import parse_month
         from aggregator.report import collect, render_html
         from aggregator.views import lake_connection
 
         first = parse_month(month)
         settings = _settings()
-        con = lake_connection(_lake(settings, lake), settings)
+        location = _lake(settings, lake)
+        require_rollup(location, first)
+        con = lake_connection(location, settings)
         try:
             html = render_html(collect(con, first))
         finally:

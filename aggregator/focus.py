@@ -23,18 +23,19 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from aggregator.csvsafe import neutralise_table
 from aggregator.dates import next_month
+from aggregator.db import connect
 from aggregator.errors import AggregatorError
 from aggregator.lakeio import derived_dataset
-from aggregator.rollup import connect
+from aggregator.money import COST_ARROW, RATE_ARROW, one_currency
 from aggregator.tables import derived_schemas
 from schemas.lake import LakeLocation
 
 FOCUS_VERSION = "1.2"
 QUANTITY_SCALE = Decimal("1e-10")
-MONEY = pa.decimal128(38, 14)
+MONEY = COST_ARROW
 QUANTITY = pa.decimal128(38, 10)
-PRICE = pa.decimal128(18, 8)
 STAMP = pa.timestamp("s", tz="UTC")
 
 FOCUS_SCHEMA = pa.schema(
@@ -54,11 +55,11 @@ FOCUS_SCHEMA = pa.schema(
         ("ConsumedQuantity", QUANTITY),
         ("ConsumedUnit", pa.string()),
         ("ContractedCost", MONEY),
-        ("ContractedUnitPrice", PRICE),
+        ("ContractedUnitPrice", MONEY),
         ("EffectiveCost", MONEY),
         ("InvoiceIssuerName", pa.string()),
         ("ListCost", MONEY),
-        ("ListUnitPrice", PRICE),
+        ("ListUnitPrice", MONEY),
         ("PricingCategory", pa.string()),
         ("PricingQuantity", QUANTITY),
         ("PricingUnit", pa.string()),
@@ -78,11 +79,14 @@ FOCUS_SCHEMA = pa.schema(
         ("SubAccountName", pa.string()),
         ("Tags", pa.string()),
         ("x_Team", pa.string()),
+        ("x_Attribution", pa.string()),
+        ("x_CostCenter", pa.string()),
         ("x_ProductId", pa.string()),
         ("x_Model", pa.string()),
         ("x_DeploymentType", pa.string()),
         ("x_TokenClass", pa.string()),
         ("x_Requests", pa.int64()),
+        ("x_PtuHourlyRate", RATE_ARROW),
     ],
     metadata={"focus_version": FOCUS_VERSION},
 )
@@ -105,9 +109,9 @@ def _daily_rows(location: LakeLocation, first: date) -> list[dict]:
             SELECT d.*, a.ptu_count, a.hourly_rate
             FROM daily d
             LEFT JOIN (SELECT DISTINCT date, deployment, ptu_count, hourly_rate FROM alloc) a
-              ON a.date = d.date AND a.deployment = d.deployment AND d.ptu_cost <> 0
+              ON a.date = d.date AND a.deployment = d.deployment AND d.ptu_cost IS NOT NULL AND d.ptu_cost <> 0
             WHERE d.date >= $first AND d.date < $end
-            ORDER BY d.date, d.subscription_id, d.product_id, d.team, d.deployment, d.model
+            ORDER BY d.date, d.subscription_id, d.product_id, d.team, d.deployment, d.model, d.tags
             """,
                 params={"first": first, "end": next_month(first)},
             )
@@ -119,10 +123,28 @@ def _daily_rows(location: LakeLocation, first: date) -> list[dict]:
 
 
 def focus_rows(location: LakeLocation, first: date, *, billing_account_id: str, billing_account_name: str) -> pa.Table:
+    """The month's FOCUS rows from the lake's `chargeback_daily` and `ptu_allocation`."""
+    return focus_table(
+        _daily_rows(location, first),
+        first,
+        billing_account_id=billing_account_id,
+        billing_account_name=billing_account_name,
+    )
+
+
+def _describe(row: dict) -> str:
+    return f"{row['date']} {row['deployment']} {row['model'] or ''} team {row['team'] or '-'}".replace("  ", " ")
+
+
+def focus_table(daily: list[dict], first: date, *, billing_account_id: str, billing_account_name: str) -> pa.Table:
+    """FOCUS rows of `chargeback_daily` rows (each with the `ptu_count` and `hourly_rate` of its PTU deployment, if
+    any). Every cost is copied from the roll-up, never recomputed from a rounded quantity, so the export's
+    BilledCost adds up to the tables' total_cost exactly. One currency, or a `CurrencyMixError` naming the rows."""
+    one_currency([(r["currency"], _describe(r)) for r in daily if r["total_cost"] is not None], "the FOCUS export")
     period_start = datetime.combine(first, time(), UTC)
     period_end = datetime.combine(next_month(first), time(), UTC)
     out: list[dict] = []
-    for row in _daily_rows(location, first):
+    for row in daily:
         start = datetime.combine(row["date"], time(), UTC)
         common = {
             "BillingAccountId": billing_account_id,
@@ -150,6 +172,8 @@ def focus_rows(location: LakeLocation, first: date, *, billing_account_id: str, 
             "SubAccountName": row["subscription_name"],
             "Tags": row["tags"],
             "x_Team": row["team"],
+            "x_Attribution": row.get("attribution"),
+            "x_CostCenter": row.get("cost_center"),
             "x_ProductId": row["product_id"],
             "x_Model": row["model"],
             "x_DeploymentType": row["deployment_type"],
@@ -181,24 +205,34 @@ def focus_rows(location: LakeLocation, first: date, *, billing_account_id: str, 
                         "SkuId": row["price_id"],
                         "SkuMeter": f"{row['model']} {meter}",
                         "x_TokenClass": token_class,
+                        "x_PtuHourlyRate": None,
                     }
                 )
-        if row["ptu_cost"] and row["hourly_rate"]:
-            rate: Decimal = row["hourly_rate"]
-            ptu_hours = (row["ptu_cost"] / rate).quantize(QUANTITY_SCALE)
+        if row["ptu_cost"]:
+            # The allocated share is billed exactly: one unit of "PTU Allocation" priced at the share itself, so
+            # ListUnitPrice x PricingQuantity = cost holds exactly at any rate precision. The PTU-hours the share
+            # stands for (cost / hourly rate, to 1e-10) are the consumed quantity, for reading only.
+            cost = row["ptu_cost"]
+            rate = row.get("hourly_rate")
+            hours = (cost / rate).quantize(QUANTITY_SCALE) if rate else None
             out.append(
                 common
-                | _money(rate * ptu_hours, rate, ptu_hours)
+                | _money(cost, cost, Decimal(1))
                 | {
                     "ChargeDescription": f"Provisioned throughput share of {row['deployment']}"
-                    + ("" if row["team"] else " (unallocated: no traffic that day)"),
-                    "ConsumedQuantity": ptu_hours,
-                    "ConsumedUnit": "PTU-Hours",
+                    + (
+                        ""
+                        if row["team"] or row["pricing_status"] != "ptu_idle"
+                        else " (unallocated: no traffic that day)"
+                    ),
+                    "ConsumedQuantity": hours,
+                    "ConsumedUnit": "PTU-Hours" if hours is not None else None,
                     "PricingCategory": "Other",
-                    "PricingUnit": "PTU-Hours",
+                    "PricingUnit": "PTU Allocation",
                     "SkuId": f"ptu|{row['deployment']}",
                     "SkuMeter": "Provisioned Throughput Unit Hours",
                     "x_TokenClass": None,
+                    "x_PtuHourlyRate": rate,
                 }
             )
     return pa.Table.from_pylist(out, schema=FOCUS_SCHEMA)
@@ -217,7 +251,8 @@ def _money(cost: Decimal, unit_price: Decimal, quantity: Decimal) -> dict[str, D
 
 
 def write_focus(table: pa.Table, out: Path) -> None:
-    """Parquet when `out` ends in .parquet, else CSV with ISO 8601 UTC timestamps (`2026-11-01T00:00:00Z`)."""
+    """Parquet (exact values) when `out` ends in .parquet, else CSV for people: ISO 8601 UTC timestamps
+    (`2026-11-01T00:00:00Z`) and formula-looking text neutralised (aggregator/csvsafe.py)."""
     if out.suffix == ".parquet":
         pq.write_table(table, out, compression="zstd")
         return
@@ -229,4 +264,4 @@ def write_focus(table: pa.Table, out: Path) -> None:
                 [v.strftime("%Y-%m-%dT%H:%M:%SZ") if v else None for v in column.to_pylist()], pa.string()
             )
         columns.append(column)
-    pacsv.write_csv(pa.table(columns, names=table.column_names), out)
+    pacsv.write_csv(neutralise_table(pa.table(columns, names=table.column_names)), out)

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
+from aggregator.csvsafe import neutralise_table
 from aggregator.errors import QueryError
 
 MAX_TABLE_ROWS = 1000
@@ -88,7 +89,7 @@ def render(result: pa.Table, fmt: OutputFormat, out: Path | None) -> str | None:
         return None
     if fmt is OutputFormat.CSV:
         buffer = io.BytesIO()
-        pacsv.write_csv(flat_for_csv(result), buffer)
+        pacsv.write_csv(neutralise_table(flat_for_csv(result)), buffer)
         text = buffer.getvalue().decode("utf-8")
     elif fmt is OutputFormat.JSON:
         rows = [_plain(row) for row in result.to_pylist()]

@@ -41,6 +41,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from aggregator.errors import ConfigFileError
+from common.storage import read_config_file
 
 TEAM_PATTERN = r"[A-Za-z0-9][A-Za-z0-9 ._:/()-]{0,63}"
 """What a team name (in the map, or named by a header) may look like: the same rule as a tag dimension's value."""
@@ -206,22 +207,15 @@ def _reject_overlaps(rows: list[TeamMapping], origin: str) -> None:
                 )
 
 
-def read_config_text(source: str | Path) -> str:
-    """The text of a configuration file (local path today; one switch point for the common local-or-Blob reader)."""
-    path = Path(source)
-    if not path.is_file():
-        raise TeamsConfigError(f"teams config {source} does not exist (CHARGEBACK_TEAMS_CONFIG)")
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TeamsConfigError(f"teams config {source} cannot be read: {exc}") from None
-
-
-def load_teams(source: str | Path | None) -> TeamsMap:
-    """The map at `source`; no source = an empty map (every call is `unmapped`, never billed to a header's team)."""
+def load_teams(source: str | Path | None, *, connection_string: str | None = None) -> TeamsMap:
+    """The map at `source` (a local path or a Blob URL, read by common.storage); no source = an empty map (every
+    call is `unmapped`, never billed to a header's team)."""
     if source is None or str(source) == "":
         return TeamsMap()
-    return parse_teams(read_config_text(source), str(source))
+    config = read_config_file(
+        source, connection_string=connection_string, what="teams config (CHARGEBACK_TEAMS_CONFIG)"
+    )
+    return parse_teams(config.text(), config.location)
 
 
 def attribution_table(teams: TeamsMap, day: date, pairs: list[tuple[str | None, str | None]]) -> pa.Table:
