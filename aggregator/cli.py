@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from aggregator import errors
 from aggregator.settings import AggregatorSettings
+from common.errors import ChargebackError
 from common.exitcodes import ExitCode
 from common.logs import get_logger
 
@@ -53,7 +54,7 @@ def reported(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except (errors.AggregatorError, ValidationError, OSError) as exc:
+        except (errors.AggregatorError, ChargebackError, ValidationError, OSError) as exc:
             code = _exit_code(exc)
             log.error("command failed", error=type(exc).__name__, detail=str(exc).splitlines()[0], exit_code=int(code))
             err.print(f"error: {exc}", markup=False, highlight=False)
