@@ -54,6 +54,6 @@ def one_currency(rows: list[tuple[str | None, str]], what: str) -> str | None:
         shown = ", ".join(descriptions[:3]) + (f" and {len(descriptions) - 3} more" if len(descriptions) > 3 else "")
         parts.append(f"{currency}: {shown}")
     raise CurrencyMixError(
-        f"{what} mixes currencies and no exchange rates are configured; rows in {'; '.join(parts)}. "
-        "Price every deployment in one currency."
+        f"{what} would add up amounts in different currencies ({'; '.join(parts)}): "
+        "price every deployment in one currency (no exchange rates are applied)"
     )

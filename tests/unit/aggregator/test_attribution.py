@@ -29,9 +29,7 @@ sub-finance,premium,finance-premium,CC-4006,,,2026-01-01,
 
 
 def row(subscription: str, team: str | None, *, when: datetime = T, product: str = "standard", prompt: int = 1000):
-    return usage_row(
-        when=when, subscription=subscription, product=product, team=team, prompt=prompt, completion=100
-    )
+    return usage_row(when=when, subscription=subscription, product=product, team=team, prompt=prompt, completion=100)
 
 
 @pytest.fixture
@@ -64,7 +62,7 @@ def test_a_shared_subscription_lets_the_header_choose_only_among_its_listed_team
             row("sub-platform", "search"),
             row("sub-platform", "finance"),
             row("sub-platform", "marketing"),  # not listed: billed to the subscription's team, flagged
-            row("sub-platform", "=HYPERLINK(\"http://x\")"),  # hostile: the same
+            row("sub-platform", '=HYPERLINK("http://x")'),  # hostile: the same
             row("sub-platform", None),  # no header: the subscription's team
         ]
     )
@@ -106,7 +104,9 @@ def test_the_map_is_time_versioned_and_the_most_specific_row_wins(lake):
     day = decided(lake.table("chargeback_daily", DAY))
     assert ("sub-finance", "standard", "finance", "mapped", "CC-4004") in day
     assert ("sub-finance", "premium", "finance-premium", "mapped", "CC-4006") in day, "subscription+product wins"
-    assert ("sub-other", "starter", "trial-users", "mapped", "CC-9999") in day, "a product-only row maps any subscription"
+    assert ("sub-other", "starter", "trial-users", "mapped", "CC-9999") in day, (
+        "a product-only row maps any subscription"
+    )
     later = decided(lake.table("chargeback_daily", LATER))
     assert later == {("sub-finance", "standard", "treasury", "mapped", "CC-4005")}, "effective_from moves the bill"
 
