@@ -147,7 +147,14 @@ def register(app: typer.Typer) -> None:
         else:
             typer.echo(buffer.getvalue(), nl=False)
         skipped = ", ".join(f"{n} {reason}" for reason, n in report.skipped.most_common())
-        err.print(f"{report.meters} per-token meters -> {len(report.rows)} sheet rows; skipped: {skipped or 'none'}")
+        err.print(
+            f"{report.meters} per-token meters -> {len(report.rows)} sheet rows; skipped: {skipped or 'none'}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        for name, reason in report.skipped_meters:
+            err.print(f"skipped {name!r}: {reason}", markup=False, highlight=False, soft_wrap=True)
 
     app.add_typer(prices, name="prices")
 
