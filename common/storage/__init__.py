@@ -5,7 +5,7 @@
 """
 
 from common.storage.connection import CONNECTION_STRING_VARIABLE, parse_connection_string
-from common.storage.errors import StorageLocationError, StorageObjectNotFoundError, StorageUnavailableError
+from common.storage.errors import StorageLocationError, StorageUnavailableError
 from common.storage.files import ConfigFile, read_config_file
 from common.storage.urls import StorageKind, StorageUrl, mask_location, parse_storage_url
 
@@ -14,7 +14,6 @@ __all__ = [
     "ConfigFile",
     "StorageKind",
     "StorageLocationError",
-    "StorageObjectNotFoundError",
     "StorageUnavailableError",
     "StorageUrl",
     "mask_location",

@@ -19,7 +19,6 @@ from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
 from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
-    ResourceExistsError,
     ResourceNotFoundError,
     ServiceRequestError,
     ServiceResponseError,
@@ -27,7 +26,7 @@ from azure.core.exceptions import (
 
 from common.redact import redact
 from common.storage.connection import CONNECTION_STRING_VARIABLE, StorageSecret, storage_secret
-from common.storage.errors import StorageLocationError, StorageObjectNotFoundError, StorageUnavailableError
+from common.storage.errors import StorageLocationError, StorageUnavailableError
 from common.storage.urls import StorageKind, StorageUrl
 
 STORAGE_SCOPE = "https://storage.azure.com/.default"
@@ -171,10 +170,10 @@ def describe_failure(url: StorageUrl, exc: BaseException, doing: str = "use") ->
     return StorageUnavailableError(f"cannot {doing} {url.masked}: {_cause(url, exc)}")
 
 
-def probe(url: StorageUrl, secret: StorageSecret | None, *, create: bool = False, credential: Any = None) -> None:
+def probe(url: StorageUrl, secret: StorageSecret | None, *, credential: Any = None) -> None:
     """Prove the credential works on `url` before any native code uses it: a token (Azure), then one listing of at
-    most one blob under the path. With `create`, a missing container is created (the consumer's lake and
-    checkpoints); otherwise it is a `StorageObjectNotFoundError` (exit 4, like a missing local lake)."""
+    most one blob under the path. A missing container passes (the service answered, so the credential is good):
+    whether the location must exist is the caller's question (a reader says "no lake", a writer creates it)."""
     if url.kind is StorageKind.LOCAL:
         return
     if credential is None:
@@ -187,22 +186,7 @@ def probe(url: StorageUrl, secret: StorageSecret | None, *, create: bool = False
             pages = client.list_blobs(name_starts_with=f"{url.path}/" if url.path else None, results_per_page=1)
             next(iter(pages.by_page()), None)
     except ResourceNotFoundError as exc:
-        if getattr(exc, "error_code", None) not in (None, "ContainerNotFound"):
-            raise StorageUnavailableError(f"cannot use {url.masked}: {_cause(url, exc)}") from None
-        if not create:
-            raise StorageObjectNotFoundError(f"container {url.container!r} does not exist at {url.masked}") from None
-        _create_container(url, secret, credential)
+        if _error_code(exc) not in ("", "ContainerNotFound"):
+            raise describe_failure(url, exc) from None
     except Exception as exc:
-        raise StorageUnavailableError(f"cannot use {url.masked}: {_cause(url, exc)}") from None
-
-
-def _create_container(url: StorageUrl, secret: StorageSecret | None, credential: Any) -> None:
-    try:
-        with container_client(url, secret, credential) as client:
-            client.create_container()
-    except ResourceExistsError:
-        return
-    except Exception as exc:
-        raise StorageUnavailableError(
-            f"cannot create container {url.container!r} at {url.masked}: {_cause(url, exc)}"
-        ) from None
+        raise describe_failure(url, exc) from None

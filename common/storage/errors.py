@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from common.errors import ConfigurationError, NotFoundError, UnavailableError
+from common.errors import ConfigurationError, UnavailableError
 
 
 class StorageLocationError(ConfigurationError):
@@ -11,7 +11,3 @@ class StorageLocationError(ConfigurationError):
 
 class StorageUnavailableError(UnavailableError):
     """The location is well formed but cannot be used now: no credential, forbidden, unreachable, container missing."""
-
-
-class StorageObjectNotFoundError(NotFoundError):
-    """A file (blob) the command needs does not exist at its location."""

@@ -62,6 +62,6 @@ def env_for(settings: AggregatorSettings) -> dict[str, str]:
         "CHARGEBACK_PTU_CONFIG": str(settings.ptu_config),
         "CHARGEBACK_TEAMS_CONFIG": str(settings.teams_config),
     }
-    if settings.storage_connection_string:
-        env["CHARGEBACK_STORAGE_CONNECTION_STRING"] = settings.storage_connection_string
+    if settings.storage_connection:
+        env["CHARGEBACK_STORAGE_CONNECTION_STRING"] = settings.storage_connection
     return env
