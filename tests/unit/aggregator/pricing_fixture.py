@@ -37,12 +37,14 @@ PTU = """\
 """
 
 
-def write_config(directory: Path, lake_url: str, connection_string: str | None = None) -> AggregatorSettings:
+def write_config(
+    directory: Path, lake_url: str, connection_string: str | None = None, *, teams: str = TEAMS
+) -> AggregatorSettings:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "prices.csv").write_text(SHEET)
     (directory / "deployments.csv").write_text(DEPLOYMENTS)
     (directory / "ptu.json").write_text(PTU)
-    (directory / "teams.csv").write_text(TEAMS)
+    (directory / "teams.csv").write_text(teams)
     return AggregatorSettings(
         lake_url=lake_url,
         storage_connection_string=connection_string,
