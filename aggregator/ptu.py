@@ -20,9 +20,11 @@ from decimal import ROUND_DOWN, Decimal, localcontext
 from pathlib import Path
 from typing import Annotated
 
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from aggregator.errors import PtuConfigError
+from aggregator.money import COST_ARROW, RATE_ARROW
 
 HOURS_PER_DAY = 24
 ALLOCATION_QUANTUM = Decimal("1e-10")
@@ -113,3 +115,82 @@ def allocate(cost: Decimal, shares: list[Share]) -> dict[int, Decimal]:
         for key in sorted(exact, key=lambda k: (exact[k] - floored[k], exact[k], -k), reverse=True)[:leftover]:
             floored[key] += quantum
     return floored
+
+
+PTU_ALLOCATION_SCHEMA = pa.schema(
+    [
+        pa.field("date", pa.date32(), nullable=False),
+        pa.field("deployment", pa.string(), nullable=False),
+        pa.field("gid", pa.int64()),
+        pa.field("subscription_id", pa.string()),
+        pa.field("subscription_name", pa.string()),
+        pa.field("product_id", pa.string()),
+        pa.field("team", pa.string()),
+        pa.field("attribution", pa.string()),
+        pa.field("tokens", pa.int64(), nullable=False),
+        pa.field("deployment_tokens", pa.int64(), nullable=False),
+        pa.field("ptu_count", pa.int64(), nullable=False),
+        pa.field("hourly_rate", RATE_ARROW, nullable=False),
+        pa.field("hours", pa.int64(), nullable=False),
+        pa.field("day_cost", COST_ARROW, nullable=False),
+        pa.field("allocated_cost", COST_ARROW, nullable=False),
+        pa.field("currency", pa.string(), nullable=False),
+        pa.field("status", pa.string(), nullable=False),
+    ]
+)
+
+
+def ptu_today_table(config: PtuConfig, day: date) -> pa.Table:
+    active = config.in_force(day)
+    return pa.table(
+        {"deployment": list(active), "currency": [p.currency for p in active.values()]},
+        schema=pa.schema([("deployment", pa.string()), ("currency", pa.string())]),
+    )
+
+
+def allocate_ptu(priced: pa.Table, config: PtuConfig, day: date) -> pa.Table:
+    """One allocation row per chargeback row of a provisioned deployment, or one `idle` row for a day of no traffic."""
+    active = config.in_force(day)
+    rows = [
+        r
+        for r in priced.to_pylist()
+        if r["pricing_status"] == "ptu" or (r["deployment"] in active and r["pricing_status"] == "no_tokens")
+    ]
+    for r in rows:
+        r.setdefault("share_tokens", r["prompt_tokens"] + r["completion_tokens"])
+    out: list[dict[str, object]] = []
+    for name, deployment in sorted(active.items()):
+        cost = deployment.day_cost()
+        mine = sorted((r for r in rows if r["deployment"] == name), key=lambda r: r["gid"])
+        total = sum(r["share_tokens"] for r in mine)
+        common = {
+            "date": day,
+            "deployment": name,
+            "deployment_tokens": total,
+            "ptu_count": deployment.ptu_count,
+            "hourly_rate": deployment.hourly_rate,
+            "hours": 24,
+            "day_cost": cost,
+            "currency": deployment.currency,
+        }
+        if total == 0:
+            out.append(common | {"gid": None, "tokens": 0, "allocated_cost": cost, "status": "idle"})
+            continue
+        users = [r for r in mine if r["share_tokens"] > 0]
+        shares = allocate(cost, [Share(r["gid"], r["share_tokens"]) for r in users])
+        for r in users:
+            out.append(
+                common
+                | {
+                    "gid": r["gid"],
+                    "subscription_id": r["subscription_id"],
+                    "subscription_name": r["subscription_name"],
+                    "product_id": r["product_id"],
+                    "team": r["team"],
+                    "attribution": r.get("attribution"),
+                    "tokens": r["share_tokens"],
+                    "allocated_cost": shares[r["gid"]],
+                    "status": "allocated",
+                }
+            )
+    return pa.Table.from_pylist(out, schema=PTU_ALLOCATION_SCHEMA)

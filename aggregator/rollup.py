@@ -34,8 +34,9 @@ import pyarrow.parquet as pq
 from aggregator.db import connect
 from aggregator.dedup import ROW_KEY, extra_copies
 from aggregator.dimensions import INVALID, OVERFLOW, TagDimensions, tag_value_sql, tags_json_sql, validated_sql
-from aggregator.money import COST_ARROW, COST_SQL, PRICE_SQL, RATE_ARROW
-from aggregator.ptu import PtuConfig, Share, allocate
+from aggregator.money import COST_SQL
+from aggregator.ptu import PTU_ALLOCATION_SCHEMA, PtuConfig, allocate_ptu, ptu_today_table
+from aggregator.queries import load
 from aggregator.teams import TeamsMap, attribution_table, directory_table
 from schemas.arrow import USAGE_SCHEMA
 from schemas.tags import TAGS_JSON
@@ -172,219 +173,17 @@ GROUP BY ALL
 """
 
 
-PRICED_SQL = f"""
-WITH g AS (
-    -- gid follows the chargeback key, so PTU cents split between equal shares go the same way on every run
-    SELECT row_number() OVER (
-        ORDER BY subscription_id, subscription_name, product_id, team, attribution, cost_center, owner, tags,
-                 deployment, model, reported_region, unsplit) AS gid, *
-    FROM grouped),
-resolved AS (
-    SELECT g.*,
-        CASE WHEN ptu.deployment IS NOT NULL THEN 'provisioned'
-             ELSE coalesce(d.deployment_type, star.deployment_type) END AS deployment_type,
-        coalesce(d.region, CASE WHEN d.deployment IS NULL THEN star.region END, g.reported_region) AS region,
-        ptu.deployment IS NOT NULL AS has_ptu,
-        ptu.currency AS ptu_currency,
-        g.prompt_tokens + g.completion_tokens AS billable_tokens
-    FROM g
-    LEFT JOIN deployments d ON d.deployment = g.deployment
-    LEFT JOIN (SELECT * FROM deployments WHERE deployment = '*') star ON true
-    LEFT JOIN ptu_today ptu ON ptu.deployment = g.deployment
-),
-candidates AS (
-    SELECT r.gid, p.*
-    FROM resolved r JOIN prices p
-      ON p.deployment_type = r.deployment_type
-     AND (p.model = r.model OR p.model = regexp_replace(r.model, '-\\d{{4}}-\\d{{2}}-\\d{{2}}$', ''))
-     AND (p.region = '*' OR p.region = r.region)
-     AND (p.effective_from IS NULL OR p.effective_from <= $day)
-     AND (p.effective_to IS NULL OR $day < p.effective_to)
-    QUALIFY row_number() OVER (
-        PARTITION BY r.gid ORDER BY (p.model = r.model) DESC, (p.region <> '*') DESC) = 1
-),
-status AS (
-    SELECT r.*, c.price_id, c.currency AS price_currency, c.input_per_1m, c.cached_input_per_1m, c.output_per_1m,
-        CASE
-            WHEN r.billable_tokens = 0 AND r.unsplit_tokens = 0 THEN NULL
-            WHEN r.deployment_type = 'provisioned' AND r.has_ptu THEN NULL
-            WHEN r.unsplit_tokens > 0 THEN 'tokens_not_split'
-            WHEN r.deployment_type IS NULL THEN 'unknown_deployment'
-            WHEN r.deployment_type = 'provisioned' THEN 'no_ptu_config'
-            WHEN r.model IS NULL THEN 'no_model'
-            WHEN c.gid IS NULL THEN 'no_price'
-            WHEN r.completion_tokens > 0 AND c.output_per_1m IS NULL THEN 'no_output_price'
-        END AS unpriced_reason
-    FROM resolved r LEFT JOIN candidates c USING (gid)
-),
-costed AS (
-    SELECT s.*,
-        CASE WHEN unpriced_reason IS NOT NULL THEN 'unpriced'
-             WHEN billable_tokens = 0 AND unsplit_tokens = 0 THEN 'no_tokens'
-             WHEN deployment_type = 'provisioned' THEN 'ptu'
-             ELSE 'priced' END AS pricing_status,
-        0.000001::DECIMAL(7,6) AS per_token
-    FROM status s
-)
-SELECT
-    gid,
-    $day::DATE AS date,
-    subscription_id, subscription_name, product_id, team, attribution, cost_center, owner, tags,
-    deployment, model, deployment_type, region,
-    requests::BIGINT AS requests, successful::BIGINT AS successful, failed::BIGINT AS failed,
-    requests_without_usage::BIGINT AS requests_without_usage,
-    prompt_tokens, cached_tokens, completion_tokens, reasoning_tokens, total_tokens,
-    (billable_tokens + unsplit_tokens)::BIGINT AS share_tokens,
-    (CASE WHEN pricing_status = 'unpriced' THEN
-        CASE WHEN unsplit_tokens > 0 THEN unsplit_tokens ELSE billable_tokens END ELSE 0 END)::BIGINT
-        AS unpriced_tokens,
-    pricing_status, unpriced_reason,
-    CASE WHEN pricing_status = 'priced' THEN price_id END AS price_id,
-    CASE WHEN pricing_status = 'priced' THEN price_currency
-         WHEN pricing_status = 'ptu' THEN ptu_currency END AS currency,
-    CASE WHEN pricing_status = 'priced' THEN input_per_1m END AS input_per_1m,
-    CASE WHEN pricing_status = 'priced' THEN coalesce(cached_input_per_1m, input_per_1m) END AS cached_input_per_1m,
-    CASE WHEN pricing_status = 'priced' THEN output_per_1m END AS output_per_1m,
-    CASE pricing_status WHEN 'priced' THEN (prompt_tokens - cached_tokens)::DECIMAL(38,0) * input_per_1m * per_token
-        WHEN 'unpriced' THEN NULL ELSE 0 END::{COST_SQL} AS input_cost,
-    CASE pricing_status WHEN 'priced'
-            THEN cached_tokens::DECIMAL(38,0) * coalesce(cached_input_per_1m, input_per_1m) * per_token
-        WHEN 'unpriced' THEN NULL ELSE 0 END::{COST_SQL} AS cached_input_cost,
-    CASE pricing_status WHEN 'priced' THEN completion_tokens::DECIMAL(38,0) * coalesce(output_per_1m, 0) * per_token
-        WHEN 'unpriced' THEN NULL ELSE 0 END::{COST_SQL} AS output_cost,
-    CASE pricing_status WHEN 'priced' THEN reasoning_tokens::DECIMAL(38,0) * coalesce(output_per_1m, 0) * per_token
-        WHEN 'unpriced' THEN NULL ELSE 0 END::{COST_SQL} AS reasoning_cost
-FROM costed
-"""
+PRICED_SQL = load("priced")
 
-FINAL_SQL = f"""
-SELECT
-    p.date, p.subscription_id, p.subscription_name, p.product_id, p.team, p.attribution, p.cost_center, p.owner,
-    p.tags, p.deployment, p.model,
-    p.deployment_type, p.region, p.requests, p.successful, p.failed, p.requests_without_usage,
-    p.prompt_tokens, p.cached_tokens, p.completion_tokens, p.reasoning_tokens, p.total_tokens, p.unpriced_tokens,
-    p.input_cost, p.cached_input_cost, p.output_cost, p.reasoning_cost,
-    (p.input_cost + p.cached_input_cost + p.output_cost)::{COST_SQL} AS token_cost,
-    (CASE WHEN p.pricing_status = 'unpriced' THEN NULL ELSE coalesce(a.ptu_cost, 0) END)::{COST_SQL} AS ptu_cost,
-    (p.input_cost + p.cached_input_cost + p.output_cost
-        + CASE WHEN p.pricing_status = 'unpriced' THEN NULL ELSE coalesce(a.ptu_cost, 0) END)::{COST_SQL}
-        AS total_cost,
-    p.currency, p.pricing_status, p.unpriced_reason,
-    p.price_id, p.input_per_1m, p.cached_input_per_1m, p.output_per_1m
-FROM priced p LEFT JOIN ptu_costs a USING (gid)
-UNION ALL BY NAME
-SELECT
-    date, NULL AS subscription_id, NULL AS subscription_name, NULL AS product_id, NULL AS team,
-    NULL AS attribution, NULL AS cost_center, NULL AS owner, '{{}}' AS tags,
-    deployment, NULL AS model, 'provisioned' AS deployment_type, NULL AS region,
-    0::BIGINT AS requests, 0::BIGINT AS successful, 0::BIGINT AS failed, 0::BIGINT AS requests_without_usage,
-    0::BIGINT AS prompt_tokens, 0::BIGINT AS cached_tokens, 0::BIGINT AS completion_tokens,
-    0::BIGINT AS reasoning_tokens, 0::BIGINT AS total_tokens, 0::BIGINT AS unpriced_tokens,
-    0::{COST_SQL} AS input_cost, 0::{COST_SQL} AS cached_input_cost, 0::{COST_SQL} AS output_cost,
-    0::{COST_SQL} AS reasoning_cost, 0::{COST_SQL} AS token_cost, allocated_cost::{COST_SQL} AS ptu_cost,
-    allocated_cost::{COST_SQL} AS total_cost, currency, 'ptu_idle' AS pricing_status, NULL AS unpriced_reason,
-    NULL AS price_id, NULL::{PRICE_SQL} AS input_per_1m, NULL::{PRICE_SQL} AS cached_input_per_1m,
-    NULL::{PRICE_SQL} AS output_per_1m
-FROM ptu_allocation WHERE status = 'idle'
-ORDER BY ALL
-"""
+FINAL_SQL = load("final")
 
-UNPRICED_SQL = """
-SELECT date, subscription_id, subscription_name, product_id, team, attribution, tags, deployment, model,
-    deployment_type, region, unpriced_reason AS reason, requests, unpriced_tokens,
-    prompt_tokens, cached_tokens, completion_tokens, reasoning_tokens, total_tokens
-FROM daily WHERE pricing_status = 'unpriced'
-ORDER BY ALL
-"""
+UNPRICED_SQL = load("unpriced")
 """Every token that has no price: `unpriced_tokens` is prompt + completion, or the total of records that reported no
 split (`tokens_not_split`)."""
 
-UNMAPPED_SQL = """
-SELECT date, subscription_id, subscription_name, product_id, deployment, model, deployment_type, region,
-    pricing_status, requests, prompt_tokens, completion_tokens, total_tokens, total_cost, currency
-FROM daily WHERE attribution = 'unmapped'
-ORDER BY ALL
-"""
+UNMAPPED_SQL = load("unmapped")
 """Usage whose APIM subscription/product the attribution map does not know on that day: costed, but billed to no
 team until the map names one (then re-run `chargeback aggregate` for those days)."""
-
-PTU_ALLOCATION_SCHEMA = pa.schema(
-    [
-        pa.field("date", pa.date32(), nullable=False),
-        pa.field("deployment", pa.string(), nullable=False),
-        pa.field("gid", pa.int64()),
-        pa.field("subscription_id", pa.string()),
-        pa.field("subscription_name", pa.string()),
-        pa.field("product_id", pa.string()),
-        pa.field("team", pa.string()),
-        pa.field("attribution", pa.string()),
-        pa.field("tokens", pa.int64(), nullable=False),
-        pa.field("deployment_tokens", pa.int64(), nullable=False),
-        pa.field("ptu_count", pa.int64(), nullable=False),
-        pa.field("hourly_rate", RATE_ARROW, nullable=False),
-        pa.field("hours", pa.int64(), nullable=False),
-        pa.field("day_cost", COST_ARROW, nullable=False),
-        pa.field("allocated_cost", COST_ARROW, nullable=False),
-        pa.field("currency", pa.string(), nullable=False),
-        pa.field("status", pa.string(), nullable=False),
-    ]
-)
-
-
-def ptu_today_table(config: PtuConfig, day: date) -> pa.Table:
-    active = config.in_force(day)
-    return pa.table(
-        {"deployment": list(active), "currency": [p.currency for p in active.values()]},
-        schema=pa.schema([("deployment", pa.string()), ("currency", pa.string())]),
-    )
-
-
-def allocate_ptu(priced: pa.Table, config: PtuConfig, day: date) -> pa.Table:
-    """One allocation row per chargeback row of a provisioned deployment, or one `idle` row for a day of no traffic."""
-    active = config.in_force(day)
-    rows = [
-        r
-        for r in priced.to_pylist()
-        if r["pricing_status"] == "ptu" or (r["deployment"] in active and r["pricing_status"] == "no_tokens")
-    ]
-    for r in rows:
-        r.setdefault("share_tokens", r["prompt_tokens"] + r["completion_tokens"])
-    out: list[dict[str, object]] = []
-    for name, deployment in sorted(active.items()):
-        cost = deployment.day_cost()
-        mine = sorted((r for r in rows if r["deployment"] == name), key=lambda r: r["gid"])
-        total = sum(r["share_tokens"] for r in mine)
-        common = {
-            "date": day,
-            "deployment": name,
-            "deployment_tokens": total,
-            "ptu_count": deployment.ptu_count,
-            "hourly_rate": deployment.hourly_rate,
-            "hours": 24,
-            "day_cost": cost,
-            "currency": deployment.currency,
-        }
-        if total == 0:
-            out.append(common | {"gid": None, "tokens": 0, "allocated_cost": cost, "status": "idle"})
-            continue
-        users = [r for r in mine if r["share_tokens"] > 0]
-        shares = allocate(cost, [Share(r["gid"], r["share_tokens"]) for r in users])
-        for r in users:
-            out.append(
-                common
-                | {
-                    "gid": r["gid"],
-                    "subscription_id": r["subscription_id"],
-                    "subscription_name": r["subscription_name"],
-                    "product_id": r["product_id"],
-                    "team": r["team"],
-                    "attribution": r.get("attribution"),
-                    "tokens": r["share_tokens"],
-                    "allocated_cost": shares[r["gid"]],
-                    "status": "allocated",
-                }
-            )
-    return pa.Table.from_pylist(out, schema=PTU_ALLOCATION_SCHEMA)
 
 
 def roll_up_day(
@@ -444,26 +243,7 @@ def roll_up_day(
         con.close()
 
 
-MONTHLY_SQL = f"""
-SELECT
-    strftime(date, '%Y-%m') AS month,
-    subscription_id, subscription_name, product_id, team, attribution, cost_center, owner, tags, deployment, model,
-    deployment_type, region, currency, pricing_status, unpriced_reason,
-    sum(requests)::BIGINT AS requests, sum(successful)::BIGINT AS successful, sum(failed)::BIGINT AS failed,
-    sum(requests_without_usage)::BIGINT AS requests_without_usage,
-    sum(prompt_tokens)::BIGINT AS prompt_tokens, sum(cached_tokens)::BIGINT AS cached_tokens,
-    sum(completion_tokens)::BIGINT AS completion_tokens, sum(reasoning_tokens)::BIGINT AS reasoning_tokens,
-    sum(total_tokens)::BIGINT AS total_tokens, sum(unpriced_tokens)::BIGINT AS unpriced_tokens,
-    sum(input_cost)::{COST_SQL} AS input_cost, sum(cached_input_cost)::{COST_SQL} AS cached_input_cost,
-    sum(output_cost)::{COST_SQL} AS output_cost, sum(reasoning_cost)::{COST_SQL} AS reasoning_cost,
-    sum(token_cost)::{COST_SQL} AS token_cost, sum(ptu_cost)::{COST_SQL} AS ptu_cost,
-    sum(total_cost)::{COST_SQL} AS total_cost,
-    string_agg(DISTINCT price_id, ';' ORDER BY price_id) AS price_ids,
-    count(DISTINCT date)::BIGINT AS days
-FROM month_daily
-GROUP BY ALL
-ORDER BY ALL
-"""
+MONTHLY_SQL = load("monthly")
 
 
 def roll_up_month(month_daily: object) -> pa.Table:
@@ -473,3 +253,21 @@ def roll_up_month(month_daily: object) -> pa.Table:
         return con.sql(MONTHLY_SQL).to_arrow_table()
     finally:
         con.close()
+
+
+__all__ = [
+    "FINAL_SQL",
+    "MONTHLY_SQL",
+    "PRICED_SQL",
+    "PTU_ALLOCATION_SCHEMA",
+    "UNMAPPED_SQL",
+    "UNPRICED_SQL",
+    "allocate_ptu",
+    "connect",
+    "day_rows_sql",
+    "grouped_sql",
+    "ptu_today_table",
+    "raw_grouped_sql",
+    "roll_up_day",
+    "roll_up_month",
+]
