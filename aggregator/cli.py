@@ -163,6 +163,7 @@ def register(app: typer.Typer) -> None:
         lake: str | None = LAKE_OPTION,
     ) -> None:
         """Write the month's chargeback as FOCUS 1.2 rows."""
+        from aggregator.config_files import load_fx
         from aggregator.coverage import require_rollup
         from aggregator.dates import parse_month
         from aggregator.focus import focus_rows, write_focus
@@ -172,7 +173,11 @@ def register(app: typer.Typer) -> None:
         location = _lake(settings, lake)
         require_rollup(location, first)
         table = focus_rows(
-            location, first, billing_account_id=billing_account_id, billing_account_name=billing_account_name
+            location,
+            first,
+            billing_account_id=billing_account_id,
+            billing_account_name=billing_account_name,
+            fx=load_fx(settings),
         )
         target = out or Path(f"focus-{first:%Y-%m}.csv")
         write_focus(table, target)
@@ -217,6 +222,7 @@ def register(app: typer.Typer) -> None:
         lake: str | None = LAKE_OPTION,
     ) -> None:
         """One self-contained HTML report of the month (charts and tables; opens offline)."""
+        from aggregator.config_files import load_fx
         from aggregator.coverage import require_rollup
         from aggregator.dates import parse_month
         from aggregator.report import collect, render_html
@@ -228,7 +234,7 @@ def register(app: typer.Typer) -> None:
         require_rollup(location, first)
         con = lake_connection(location, settings)
         try:
-            html = render_html(collect(con, first))
+            html = render_html(collect(con, first, load_fx(settings)))
         finally:
             con.close()
         out.write_text(html, encoding="utf-8")

@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from aggregator.deployments import deployments_table, parse_deployments
 from aggregator.dimensions import TagDimensions
+from aggregator.fx import FxRates, parse_fx
 from aggregator.prices import parse_price_sheet, prices_table
 from aggregator.ptu import PtuConfig, parse_ptu_config
 from aggregator.settings import AggregatorSettings
@@ -68,6 +69,14 @@ class PricingInputs:
             teams=teams,
             dimensions=TagDimensions.parse(settings.tag_dimensions, settings.tag_max_values),
         )
+
+
+def load_fx(settings: AggregatorSettings) -> FxRates | None:
+    """The exchange rates of reports and exports, or None when `CHARGEBACK_FX_RATES` is not set."""
+    if not settings.fx_rates:
+        return None
+    config, _ = _read("exchange rates", settings.fx_rates, settings)
+    return parse_fx(config.text(), config.location)
 
 
 def load_prices(settings: AggregatorSettings) -> pa.Table:

@@ -16,7 +16,7 @@ Custom columns are `x_`-prefixed and come after the FOCUS columns.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from pathlib import Path
 
 import pyarrow as pa
@@ -27,8 +27,10 @@ from aggregator.csvsafe import neutralise_table
 from aggregator.dates import next_month
 from aggregator.db import connect
 from aggregator.errors import AggregatorError
+from aggregator.fx import RATE_SCALE as FX_RATE_SCALE
+from aggregator.fx import FxRates
 from aggregator.lakeio import derived_dataset
-from aggregator.money import COST_ARROW, RATE_ARROW, one_currency
+from aggregator.money import COST_ARROW, COST_SCALE, RATE_ARROW, billing_currency
 from aggregator.tables import derived_schemas
 from schemas.lake import LakeLocation
 
@@ -38,58 +40,71 @@ MONEY = COST_ARROW
 QUANTITY = pa.decimal128(38, 10)
 STAMP = pa.timestamp("s", tz="UTC")
 
-FOCUS_SCHEMA = pa.schema(
-    [
-        ("BilledCost", MONEY),
-        ("BillingAccountId", pa.string()),
-        ("BillingAccountName", pa.string()),
-        ("BillingCurrency", pa.string()),
-        ("BillingPeriodEnd", STAMP),
-        ("BillingPeriodStart", STAMP),
-        ("ChargeCategory", pa.string()),
-        ("ChargeClass", pa.string()),
-        ("ChargeDescription", pa.string()),
-        ("ChargeFrequency", pa.string()),
-        ("ChargePeriodEnd", STAMP),
-        ("ChargePeriodStart", STAMP),
-        ("ConsumedQuantity", QUANTITY),
-        ("ConsumedUnit", pa.string()),
-        ("ContractedCost", MONEY),
-        ("ContractedUnitPrice", MONEY),
-        ("EffectiveCost", MONEY),
-        ("InvoiceIssuerName", pa.string()),
-        ("ListCost", MONEY),
-        ("ListUnitPrice", MONEY),
-        ("PricingCategory", pa.string()),
-        ("PricingQuantity", QUANTITY),
-        ("PricingUnit", pa.string()),
-        ("ProviderName", pa.string()),
-        ("PublisherName", pa.string()),
-        ("RegionId", pa.string()),
-        ("RegionName", pa.string()),
-        ("ResourceId", pa.string()),
-        ("ResourceName", pa.string()),
-        ("ResourceType", pa.string()),
-        ("ServiceCategory", pa.string()),
-        ("ServiceName", pa.string()),
-        ("ServiceSubcategory", pa.string()),
-        ("SkuId", pa.string()),
-        ("SkuMeter", pa.string()),
-        ("SubAccountId", pa.string()),
-        ("SubAccountName", pa.string()),
-        ("Tags", pa.string()),
-        ("x_Team", pa.string()),
-        ("x_Attribution", pa.string()),
-        ("x_CostCenter", pa.string()),
-        ("x_ProductId", pa.string()),
-        ("x_Model", pa.string()),
-        ("x_DeploymentType", pa.string()),
-        ("x_TokenClass", pa.string()),
-        ("x_Requests", pa.int64()),
-        ("x_PtuHourlyRate", RATE_ARROW),
-    ],
-    metadata={"focus_version": FOCUS_VERSION},
-)
+
+def focus_schema(money: pa.DataType) -> pa.Schema:
+    """The export's columns, with costs and unit prices as `money` (more decimals when amounts are converted)."""
+    return pa.schema(
+        [
+            ("BilledCost", money),
+            ("BillingAccountId", pa.string()),
+            ("BillingAccountName", pa.string()),
+            ("BillingCurrency", pa.string()),
+            ("BillingPeriodEnd", STAMP),
+            ("BillingPeriodStart", STAMP),
+            ("ChargeCategory", pa.string()),
+            ("ChargeClass", pa.string()),
+            ("ChargeDescription", pa.string()),
+            ("ChargeFrequency", pa.string()),
+            ("ChargePeriodEnd", STAMP),
+            ("ChargePeriodStart", STAMP),
+            ("ConsumedQuantity", QUANTITY),
+            ("ConsumedUnit", pa.string()),
+            ("ContractedCost", money),
+            ("ContractedUnitPrice", money),
+            ("EffectiveCost", money),
+            ("InvoiceIssuerName", pa.string()),
+            ("ListCost", money),
+            ("ListUnitPrice", money),
+            ("PricingCategory", pa.string()),
+            ("PricingCurrency", pa.string()),
+            ("PricingCurrencyContractedUnitPrice", money),
+            ("PricingCurrencyEffectiveCost", money),
+            ("PricingCurrencyListUnitPrice", money),
+            ("PricingQuantity", QUANTITY),
+            ("PricingUnit", pa.string()),
+            ("ProviderName", pa.string()),
+            ("PublisherName", pa.string()),
+            ("RegionId", pa.string()),
+            ("RegionName", pa.string()),
+            ("ResourceId", pa.string()),
+            ("ResourceName", pa.string()),
+            ("ResourceType", pa.string()),
+            ("ServiceCategory", pa.string()),
+            ("ServiceName", pa.string()),
+            ("ServiceSubcategory", pa.string()),
+            ("SkuId", pa.string()),
+            ("SkuMeter", pa.string()),
+            ("SubAccountId", pa.string()),
+            ("SubAccountName", pa.string()),
+            ("Tags", pa.string()),
+            ("x_Team", pa.string()),
+            ("x_Attribution", pa.string()),
+            ("x_CostCenter", pa.string()),
+            ("x_ProductId", pa.string()),
+            ("x_Model", pa.string()),
+            ("x_DeploymentType", pa.string()),
+            ("x_TokenClass", pa.string()),
+            ("x_Requests", pa.int64()),
+            ("x_PtuHourlyRate", RATE_ARROW),
+        ],
+        metadata={"focus_version": FOCUS_VERSION},
+    )
+
+
+FOCUS_SCHEMA = focus_schema(MONEY)
+CONVERTED_MONEY = pa.decimal128(38, COST_SCALE + FX_RATE_SCALE)
+"""Cost x exchange rate, exact."""
+
 
 TOKEN_CLASSES = (
     ("input", "Input Tokens", "prompt_tokens - cached_tokens", "input_per_1m", "input_cost"),
@@ -122,13 +137,21 @@ def _daily_rows(location: LakeLocation, first: date) -> list[dict]:
         con.close()
 
 
-def focus_rows(location: LakeLocation, first: date, *, billing_account_id: str, billing_account_name: str) -> pa.Table:
+def focus_rows(
+    location: LakeLocation,
+    first: date,
+    *,
+    billing_account_id: str,
+    billing_account_name: str,
+    fx: FxRates | None = None,
+) -> pa.Table:
     """The month's FOCUS rows from the lake's `chargeback_daily` and `ptu_allocation`."""
     return focus_table(
         _daily_rows(location, first),
         first,
         billing_account_id=billing_account_id,
         billing_account_name=billing_account_name,
+        fx=fx,
     )
 
 
@@ -136,20 +159,33 @@ def _describe(row: dict) -> str:
     return f"{row['date']} {row['deployment']} {row['model'] or ''} team {row['team'] or '-'}".replace("  ", " ")
 
 
-def focus_table(daily: list[dict], first: date, *, billing_account_id: str, billing_account_name: str) -> pa.Table:
+def focus_table(
+    daily: list[dict],
+    first: date,
+    *,
+    billing_account_id: str,
+    billing_account_name: str,
+    fx: FxRates | None = None,
+) -> pa.Table:
     """FOCUS rows of `chargeback_daily` rows (each with the `ptu_count` and `hourly_rate` of its PTU deployment, if
     any). Every cost is copied from the roll-up, never recomputed from a rounded quantity, so the export's
-    BilledCost adds up to the tables' total_cost exactly. One currency, or a `CurrencyMixError` naming the rows."""
-    one_currency([(r["currency"], _describe(r)) for r in daily if r["total_cost"] is not None], "the FOCUS export")
+    BilledCost adds up to the tables' total_cost exactly. One currency, or a `CurrencyMixError` naming the rows; with
+    exchange rates (`fx`), every cost in their billing currency, converted exactly with the rate of its usage day,
+    and the original amounts in the PricingCurrency* columns."""
+    billing = billing_currency(
+        [(r["currency"], r["date"], _describe(r)) for r in daily if r["total_cost"] is not None], "the FOCUS export", fx
+    )
     period_start = datetime.combine(first, time(), UTC)
     period_end = datetime.combine(next_month(first), time(), UTC)
     out: list[dict] = []
     for row in daily:
         start = datetime.combine(row["date"], time(), UTC)
+        rate = fx.rate(row["currency"], row["date"]) if fx is not None and row["currency"] else None
         common = {
             "BillingAccountId": billing_account_id,
             "BillingAccountName": billing_account_name,
-            "BillingCurrency": row["currency"],
+            "BillingCurrency": billing if fx is not None and row["currency"] else row["currency"],
+            "PricingCurrency": row["currency"],
             "BillingPeriodEnd": period_end,
             "BillingPeriodStart": period_start,
             "ChargeCategory": "Usage",
@@ -195,7 +231,7 @@ def focus_table(daily: list[dict], first: date, *, billing_account_id: str, bill
                     raise AggregatorError(f"FOCUS cost {cost} differs from the roll-up's {row[cost_column]}: a bug")
                 out.append(
                     common
-                    | _money(cost, price, quantity)
+                    | _money(cost, price, quantity, rate)
                     | {
                         "ChargeDescription": f"{row['model']} {meter} on {row['deployment']}",
                         "ConsumedQuantity": Decimal(tokens[token_class]),
@@ -213,11 +249,11 @@ def focus_table(daily: list[dict], first: date, *, billing_account_id: str, bill
             # ListUnitPrice x PricingQuantity = cost holds exactly at any rate precision. The PTU-hours the share
             # stands for (cost / hourly rate, to 1e-10) are the consumed quantity, for reading only.
             cost = row["ptu_cost"]
-            rate = row.get("hourly_rate")
-            hours = (cost / rate).quantize(QUANTITY_SCALE) if rate else None
+            hourly = row.get("hourly_rate")
+            hours = (cost / hourly).quantize(QUANTITY_SCALE) if hourly else None
             out.append(
                 common
-                | _money(cost, cost, Decimal(1))
+                | _money(cost, cost, Decimal(1), rate)
                 | {
                     "ChargeDescription": f"Provisioned throughput share of {row['deployment']}"
                     + (
@@ -232,21 +268,28 @@ def focus_table(daily: list[dict], first: date, *, billing_account_id: str, bill
                     "SkuId": f"ptu|{row['deployment']}",
                     "SkuMeter": "Provisioned Throughput Unit Hours",
                     "x_TokenClass": None,
-                    "x_PtuHourlyRate": rate,
+                    "x_PtuHourlyRate": hourly,
                 }
             )
-    return pa.Table.from_pylist(out, schema=FOCUS_SCHEMA)
+    return pa.Table.from_pylist(out, schema=FOCUS_SCHEMA if fx is None else focus_schema(CONVERTED_MONEY))
 
 
-def _money(cost: Decimal, unit_price: Decimal, quantity: Decimal) -> dict[str, Decimal]:
+def _money(cost: Decimal, unit_price: Decimal, quantity: Decimal, rate: Decimal | None) -> dict[str, Decimal]:
+    """Cost columns in the billing currency (x `rate`, exactly, when converting) and in the pricing currency."""
+    with localcontext() as exact:
+        exact.prec = 80
+        billed, price = (cost, unit_price) if rate is None else (cost * rate, unit_price * rate)
     return {
-        "BilledCost": cost,
-        "ContractedCost": cost,
-        "EffectiveCost": cost,
-        "ListCost": cost,
-        "ListUnitPrice": unit_price,
-        "ContractedUnitPrice": unit_price,
+        "BilledCost": billed,
+        "ContractedCost": billed,
+        "EffectiveCost": billed,
+        "ListCost": billed,
+        "ListUnitPrice": price,
+        "ContractedUnitPrice": price,
         "PricingQuantity": quantity,
+        "PricingCurrencyContractedUnitPrice": unit_price,
+        "PricingCurrencyEffectiveCost": cost,
+        "PricingCurrencyListUnitPrice": unit_price,
     }
 
 

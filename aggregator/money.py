@@ -9,11 +9,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import pyarrow as pa
 
 from aggregator.errors import AggregatorError
+from aggregator.fx import FxRates
 from common.errors import DataCheckError
 
 PRICE_SCALE = 8
@@ -37,6 +39,21 @@ class CurrencyMixError(AggregatorError, DataCheckError):
 def cents(value: Decimal) -> Decimal:
     """Rounded for display only (half-even, the rounding of the report); never stored."""
     return value.quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def billing_currency(rows: list[tuple[str | None, date, str]], what: str, fx: FxRates | None) -> str | None:
+    """The currency `what` is in: the only one of `rows` (currency, usage day, description) without exchange rates;
+    with them, their billing currency, provided every row's currency has a rate on its day (else a refusal naming
+    the rows without one)."""
+    if fx is None:
+        return one_currency([(c, d) for c, _, d in rows], what)
+    missing = [f"{d} ({c})" for c, day, d in rows if c is not None and fx.rate(c, day) is None]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise CurrencyMixError(
+            f"{what}: no exchange rate into {fx.billing_currency} (CHARGEBACK_FX_RATES) for the usage day of {shown}"
+        )
+    return fx.billing_currency
 
 
 def one_currency(rows: list[tuple[str | None, str]], what: str) -> str | None:

@@ -18,7 +18,8 @@ import duckdb
 
 from aggregator.charts import horizontal_bars, stacked_bars
 from aggregator.dates import month_days, next_month
-from aggregator.money import cents, one_currency
+from aggregator.fx import FxRates
+from aggregator.money import billing_currency, cents
 
 UNALLOCATED = "(unallocated PTU)"
 UNMAPPED = "(unmapped)"
@@ -79,7 +80,24 @@ class Cost:
         return float(self.amount or 0)
 
 
-def collect(con: duckdb.DuckDBPyConnection, first: date) -> ReportData:
+def billed(table: str, cost_columns: tuple[str, ...], fx: FxRates | None) -> str:
+    """`table` with its costs in the billing currency (rate in force on each row's day, exact), or as it is."""
+    if fx is None:
+        return table
+    b = fx.billing_currency
+    converted = ", ".join(
+        f"CASE WHEN t.currency IS NULL OR t.currency = '{b}' THEN t.{c} ELSE t.{c} * r.rate END AS {c}"
+        for c in cost_columns
+    )
+    return (
+        f"(SELECT t.* REPLACE ({converted}, CASE WHEN t.currency IS NULL THEN NULL ELSE '{b}' END AS currency) "
+        f"FROM {table} t LEFT JOIN _fx_rates r ON r.from_currency = t.currency "
+        "AND (r.effective_from IS NULL OR r.effective_from <= t.date) "
+        "AND (r.effective_to IS NULL OR t.date < r.effective_to))"
+    )
+
+
+def collect(con: duckdb.DuckDBPyConnection, first: date, fx: FxRates | None = None) -> ReportData:
     params = {"first": first, "end": next_month(first)}
     month = "date >= $first AND date < $end"
 
@@ -87,10 +105,15 @@ def collect(con: duckdb.DuckDBPyConnection, first: date) -> ReportData:
         return con.sql(sql, params=params).fetchall()
 
     priced_rows = rows(
-        f"SELECT currency, date::VARCHAR || ' ' || coalesce(deployment, '') || ' ' || coalesce(model, '') || ' team ' "
-        f"|| coalesce(team, '-') FROM chargeback_daily WHERE {month} AND total_cost IS NOT NULL"
+        f"SELECT currency, date, date::VARCHAR || ' ' || coalesce(deployment, '') || ' ' || coalesce(model, '') "
+        f"|| ' team ' || coalesce(team, '-') FROM chargeback_daily WHERE {month} AND total_cost IS NOT NULL"
     )
-    currency = one_currency(priced_rows, f"the report of {first:%Y-%m}")
+    currency = billing_currency(priced_rows, f"the report of {first:%Y-%m}", fx)
+    if fx is not None:
+        con.register("_fx_rates", fx.table())
+    daily = billed("chargeback_daily", ("total_cost",), fx)
+    unmapped = billed("unmapped", ("total_cost",), fx)
+    allocation = billed("ptu_allocation", ("allocated_cost",), fx)
     team = (
         f"coalesce(team, CASE WHEN pricing_status = 'ptu_idle' THEN '{UNALLOCATED}' "
         f"WHEN attribution = 'unmapped' THEN '{UNMAPPED}' ELSE '{NO_TEAM}' END)"
@@ -101,25 +124,23 @@ def collect(con: duckdb.DuckDBPyConnection, first: date) -> ReportData:
     def costed(found: list[tuple], at: int) -> list[tuple]:
         return [(*r[:at], Cost(r[at], bool(r[at + 1])), *r[at + 2 :]) for r in found]
 
-    (total,) = costed(rows(f"SELECT {cost} FROM chargeback_daily WHERE {month}"), 0)
+    (total,) = costed(rows(f"SELECT {cost} FROM {daily} WHERE {month}"), 0)
     return ReportData(
         month=first,
         currency=currency or "n/a",
-        by_day_team=rows(
-            f"SELECT date, {team}, sum(total_cost) FROM chargeback_daily WHERE {month} GROUP BY ALL ORDER BY ALL"
-        ),
+        by_day_team=rows(f"SELECT date, {team}, sum(total_cost) FROM {daily} WHERE {month} GROUP BY ALL ORDER BY ALL"),
         by_team=costed(
             rows(
                 f"SELECT {team} AS t, {cost}, sum(requests), sum(prompt_tokens + completion_tokens), "
                 f"sum(unpriced_tokens), string_agg(DISTINCT attribution, ', ' ORDER BY attribution) "
-                f"FROM chargeback_daily WHERE {month} GROUP BY t ORDER BY {order}, t"
+                f"FROM {daily} WHERE {month} GROUP BY t ORDER BY {order}, t"
             ),
             1,
         ),
         by_model=costed(
             rows(
                 "SELECT coalesce(model, CASE WHEN pricing_status = 'ptu_idle' THEN '(idle PTU)' ELSE '(none)' END) "
-                f"AS m, {cost}, sum(prompt_tokens + completion_tokens) FROM chargeback_daily WHERE {month} "
+                f"AS m, {cost}, sum(prompt_tokens + completion_tokens) FROM {daily} WHERE {month} "
                 f"GROUP BY m ORDER BY {order}, m LIMIT 10"
             ),
             1,
@@ -127,7 +148,7 @@ def collect(con: duckdb.DuckDBPyConnection, first: date) -> ReportData:
         by_deployment=costed(
             rows(
                 f"SELECT deployment, coalesce(any_value(deployment_type), '?'), {cost}, sum(requests) "
-                f"FROM chargeback_daily WHERE {month} GROUP BY deployment ORDER BY {order}, deployment LIMIT 10"
+                f"FROM {daily} WHERE {month} GROUP BY deployment ORDER BY {order}, deployment LIMIT 10"
             ),
             2,
         ),
@@ -138,7 +159,7 @@ def collect(con: duckdb.DuckDBPyConnection, first: date) -> ReportData:
         unmapped=costed(
             rows(
                 f"SELECT coalesce(subscription_id, '(anonymous)'), coalesce(product_id, '(none)'), sum(requests), "
-                f"sum(total_tokens), sum(total_cost), bool_or(pricing_status = 'unpriced') FROM unmapped "
+                f"sum(total_tokens), sum(total_cost), bool_or(pricing_status = 'unpriced') FROM {unmapped} "
                 f"WHERE {month} GROUP BY ALL ORDER BY 3 DESC, 1, 2"
             ),
             4,
@@ -147,7 +168,7 @@ def collect(con: duckdb.DuckDBPyConnection, first: date) -> ReportData:
         ptu=rows(
             f"SELECT deployment, coalesce(team, CASE WHEN status = 'idle' THEN '{UNALLOCATED}' ELSE '{NO_TEAM}' END), "
             "sum(allocated_cost), sum(tokens) "
-            f"FROM ptu_allocation WHERE {month} GROUP BY ALL ORDER BY ALL"
+            f"FROM {allocation} WHERE {month} GROUP BY ALL ORDER BY ALL"
         ),
         dead_letters=rows(
             "SELECT reason, count(*) FROM dead_letters WHERE event_date >= $first AND event_date < $end "

@@ -42,6 +42,8 @@ class AggregatorSettings(StageSettings):
     tag_dimensions: str = ""
     """Comma-separated tag keys that become roll-up dimensions (aggregator/dimensions.py); none by default."""
     tag_max_values: int = Field(default=100, ge=1, le=100_000)
+    fx_rates: str | None = None
+    """Exchange rates into one billing currency (CSV; aggregator/fx.py): lets a report or export span currencies."""
     """Per day and dimension, the values with the most requests kept; the rest are `(other)`."""
 
     @field_validator("price_sheet", "ptu_config", "deployments_config", mode="before")

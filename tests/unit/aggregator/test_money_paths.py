@@ -11,7 +11,10 @@ from decimal import Decimal
 import pyarrow.parquet as pq
 import pytest
 
+from aggregator.fx import FxRatesError, parse_fx
+from aggregator.money import cents
 from tests.unit.aggregator.billing_lake import BillingLake
+from tests.unit.aggregator.cli_app import invoke
 from tests.unit.aggregator.lake_builder import usage_row
 
 DAY = date(2026, 11, 10)
@@ -154,3 +157,76 @@ def test_the_report_says_unpriced_never_zero(tmp_path):
     assert '<td>a</td><td class="n">2.00 + unpriced</td>' in html, "priced part shown, the rest said"
     assert '<td>mystery-model</td><td class="n">unpriced</td>' in html
     assert "0.00</td>" not in html
+
+
+FX = """\
+from_currency,to_currency,rate,effective_from,effective_to
+EUR,USD,1.0912345678,2026-11-01,2026-11-11
+"""
+
+
+def test_with_exchange_rates_a_report_and_an_export_convert_exactly_into_one_currency(tmp_path):
+    lake = BillingLake(tmp_path / "lake", tmp_path / "config", teams=TEAMS, sheet=MIXED_SHEET)
+    lake.usage(
+        [
+            usage_row(when=T, team="a", deployment="gpt-4.1", model="gpt-4.1", prompt=1_000_000, completion=10),
+            usage_row(when=T, team="b", deployment="o4-mini", model="o4-mini", prompt=3_000_001, completion=7),
+        ]
+    )
+    lake.aggregate(DAY)
+    (tmp_path / "fx.csv").write_text(FX)
+    env = lake.env() | {"CHARGEBACK_FX_RATES": str(tmp_path / "fx.csv")}
+    daily = {r["currency"]: r["total_cost"] for r in lake.table("chargeback_daily", DAY)}
+    want = daily["USD"] + daily["EUR"] * Decimal("1.0912345678")
+
+    out = tmp_path / "focus.parquet"
+    result = invoke(["export", "focus", "--month", "2026-11", "--out", str(out)], env)
+    assert result.exit_code == 0, result.output
+    focus = pq.read_table(out).to_pylist()
+    assert {r["BillingCurrency"] for r in focus} == {"USD"}
+    assert sum(r["BilledCost"] for r in focus) == want, "converted exactly, no rounding"
+    eur = [r for r in focus if r["PricingCurrency"] == "EUR"]
+    assert eur and sum(r["PricingCurrencyEffectiveCost"] for r in eur) == daily["EUR"]
+    assert all(r["ListCost"] == r["ListUnitPrice"] * r["PricingQuantity"] for r in focus)
+
+    report = tmp_path / "r.html"
+    result = invoke(["report", "--month", "2026-11", "--out", str(report)], env)
+    assert result.exit_code == 0, result.output
+    assert f"Total cost<b>{cents(want):,.2f}</b>" in report.read_text()
+    assert "Currency USD." in report.read_text()
+
+
+def test_a_currency_without_a_rate_on_its_day_is_refused(tmp_path):
+    lake = BillingLake(tmp_path / "lake", tmp_path / "config", teams=TEAMS, sheet=MIXED_SHEET)
+    when = datetime(2026, 11, 12, 9, 0, tzinfo=UTC)  # after the EUR rate's effective_to
+    lake.usage([usage_row(when=when, team="b", deployment="o4-mini", model="o4-mini", prompt=10, completion=1)])
+    lake.aggregate(date(2026, 11, 12))
+    (tmp_path / "fx.csv").write_text(FX)
+    env = lake.env() | {"CHARGEBACK_FX_RATES": str(tmp_path / "fx.csv")}
+    for args in (
+        ["report", "--month", "2026-11", "--out", str(tmp_path / "r.html")],
+        ["export", "focus", "--month", "2026-11", "--out", str(tmp_path / "f.csv")],
+    ):
+        result = invoke(args, env)
+        assert result.exit_code == 6, result.output
+        assert "no exchange rate into USD" in " ".join(result.output.split())
+        assert "2026-11-12 o4-mini" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("from_currency,rate\nEUR,1.1\n", "needs the columns"),
+        ("from_currency,to_currency,rate\nEUR,USD,1.1\nGBP,EUR,1.2\n", "exactly one billing currency"),
+        ("from_currency,to_currency,rate\nEUR,USD,-1\n", "positive number"),
+        ("from_currency,to_currency,rate\nEUR,USD,1.12345678901\n", "at most 10 decimals"),
+        ("from_currency,to_currency,rate\nEURO,USD,1.1\n", "ISO 4217"),
+        (
+            "from_currency,to_currency,rate,effective_from,effective_to\nEUR,USD,1.1,,2026-11-10\nEUR,USD,1.2,2026-11-01,\n",
+            "overlap",
+        ),
+    ],
+)
+def test_a_broken_exchange_rate_file_is_refused(text, message):
+    with pytest.raises(FxRatesError, match=message):
+        parse_fx(text, "fx.csv")
