@@ -1,14 +1,19 @@
 """`chargeback export focus`: the month's chargeback as FOCUS 1.2 rows, so finance tools read it beside the cloud bill.
 
 One row per day x chargeback key x token class (input, cached input, output; reasoning is output), priced in
-"1M Tokens", plus one row per PTU allocation priced in "PTU-Hours". Mapping choices:
+"1M Tokens", plus one row per PTU share: one "PTU Allocation" priced at the share itself, so the allocated
+`ptu_cost` is billed exactly at any hourly-rate precision (the PTU-hours it stands for are the ConsumedQuantity).
+Mapping choices:
 
 - BillingAccount = this chargeback (`--billing-account-id/-name`); SubAccount = the APIM subscription;
 - Resource = the Azure OpenAI deployment; Region = its region; Sku = the price sheet row (`price_id`);
 - List = Contracted = Effective = Billed cost: the sheet holds list prices, and chargeback bills what it lists;
 - ChargeCategory `Usage`, ChargeClass null (no corrections), ChargeFrequency `Usage-Based`,
   ChargePeriod = the UTC day `[start, end)`, BillingPeriod = the UTC month `[start, end)`;
-- unpriced usage has no cost to export: it stays in the `unpriced` table (and the report), it is not a zero here.
+- unpriced usage has no cost to export: it stays in the `unpriced` table (and the report), it is not a zero here;
+- one currency, or exchange rates (aggregator/fx.py) converting every amount exactly into the billing currency, the
+  original amounts kept in the PricingCurrency* columns;
+- the CSV neutralises spreadsheet formulas (aggregator/csvsafe.py); Parquet keeps every value exact.
 
 Custom columns are `x_`-prefixed and come after the FOCUS columns.
 """
