@@ -127,13 +127,14 @@ def register(app: typer.Typer) -> None:
         first = parse_month(month)
         settings = _settings()
         location = _lake(settings, lake)
+        fx = load_fx(settings)  # configuration first: a broken file is exit 3 whatever the lake holds
         require_rollup(location, first)
         table = focus_rows(
             location,
             first,
             billing_account_id=billing_account_id,
             billing_account_name=billing_account_name,
-            fx=load_fx(settings),
+            fx=fx,
         )
         target = out or Path(f"focus-{first:%Y-%m}.csv")
         with writing(target):
@@ -188,10 +189,11 @@ def register(app: typer.Typer) -> None:
         first = parse_month(month)
         settings = _settings()
         location = _lake(settings, lake)
-        require_rollup(location, first)
+        fx = load_fx(settings)  # configuration first: a broken file is exit 3 whatever the lake holds
         con = lake_connection(location, settings)
         try:
-            html = render_html(collect(con, first, load_fx(settings)))
+            require_rollup(location, first)
+            html = render_html(collect(con, first, fx))
         finally:
             con.close()
         write_text(out, html)
