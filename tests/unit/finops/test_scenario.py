@@ -165,6 +165,7 @@ def test_unpriced_usage_is_shown_beside_never_as_zero_cost(invoke, month, tmp_pa
         price_sheet=month["CHARGEBACK_PRICE_SHEET"],
         deployments_config=month["CHARGEBACK_DEPLOYMENTS_CONFIG"],
         ptu_config=month["CHARGEBACK_PTU_CONFIG"],
+        teams_config=month["CHARGEBACK_TEAMS_CONFIG"],
     )
     aggregate_days(open_lake(month["CHARGEBACK_LAKE_URL"]), [day], settings)
     assert invoke(["budgets", "evaluate", "--as-of", "2026-11-30"], month).exit_code == 0
