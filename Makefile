@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
 
-.PHONY: setup demo test test-unit reliability lint bench tools node-tools mono browser checkov clean mutation mutation-tool
+.PHONY: openapi setup demo test test-unit reliability lint bench tools node-tools mono browser checkov clean mutation mutation-tool
 
 setup: $(VENV)/.installed
 
@@ -83,6 +83,10 @@ lint: setup
 
 bench: tools
 	$(BIN)/python -m bench
+
+# The read API's published OpenAPI document (a test fails when it is stale).
+openapi: setup
+	$(BIN)/python -m api.openapi docs/openapi.json
 
 clean:
 	rm -rf $(VENV) .cache node_modules .pytest_cache .ruff_cache .hypothesis .benchmarks

@@ -19,6 +19,7 @@ STAGE_CLIS = (
     "producer_policy.cli",
     "consumer.cli",
     "aggregator.cli",
+    "api.cli",
     "finops.cli",
     "chargeback.demo.cli",
 )
