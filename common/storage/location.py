@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+from pydantic import SecretStr
 
 from common.storage.connection import StorageSecret
 from common.storage.credentials import blob_credential, container_client, probe, pyarrow_options, resolve_secret
@@ -134,7 +135,7 @@ class BlobLocation(Location):
             yield copies
 
 
-def open_location(location: str, *, connection_string: str | None = None, check: bool = True) -> Location:
+def open_location(location: str, *, connection_string: str | SecretStr | None = None, check: bool = True) -> Location:
     """The factory: read `location` once and return a `LocalLocation` or a `BlobLocation`.
 
     For Blob the credential is resolved and, with `check` (the default; off only where nothing may touch the
