@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
             settings = settings.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v is not None})
             settings = type(settings).model_validate(settings.model_dump())
         lake_settings = load(AggregatorSettings, what="aggregator configuration")
-        location = open_lake(lake or lake_settings.lake_url, lake_settings.storage_connection_string)
+        location = open_lake(lake or lake_settings.lake_url, lake_settings.storage_connection)
         reader = LakeReader(location, lake_settings, refresh_seconds=settings.refresh_seconds)
         application = create_app(settings, reader, location, Authenticator(settings), team_tag=lake_settings.team_tag)
         listener = _listen(settings.host, settings.port)
