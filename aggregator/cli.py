@@ -1,27 +1,19 @@
-"""`chargeback aggregate | prices import | export focus | sql | report | compact | retention apply`."""
+"""`chargeback aggregate | prices import | export focus | sql | report | compact | retention apply | nightly`."""
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import ParamSpec, TypeVar
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from aggregator import errors
 from aggregator.settings import AggregatorSettings
-from common.exitcodes import ExitCode
-from common.logs import get_logger
+from common.configuration import load_settings
+from common.outputs import write_text, writing
 
-P = ParamSpec("P")
-R = TypeVar("R")
-log = get_logger(__name__)
 err = Console(stderr=True)
 
 LAKE_OPTION = typer.Option(
@@ -29,44 +21,14 @@ LAKE_OPTION = typer.Option(
 )
 
 
-def _exit_code(exc: BaseException) -> ExitCode:
-    if isinstance(exc, errors.ArgumentError | errors.QueryError):
-        return ExitCode.USAGE
-    if isinstance(exc, errors.ConfigFileError | ValidationError):
-        return ExitCode.CONFIG
-    if isinstance(exc, errors.LakeNotFoundError | errors.NoDataError):
-        return ExitCode.NOT_FOUND
-    if isinstance(exc, errors.RetailPricesError):
-        return ExitCode.DATA
-    if isinstance(exc, OSError):
-        return ExitCode.UNAVAILABLE
-    return ExitCode.FAILURE
-
-
-def reported(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn the aggregator's typed errors into one clear line on stderr and the documented exit code."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except (errors.AggregatorError, ValidationError, OSError) as exc:
-            code = _exit_code(exc)
-            log.error("command failed", error=type(exc).__name__, detail=str(exc).splitlines()[0], exit_code=int(code))
-            err.print(f"error: {exc}", markup=False, highlight=False)
-            raise typer.Exit(int(code)) from None
-
-    return wrapper
-
-
 def _settings() -> AggregatorSettings:
-    return AggregatorSettings()
+    return load_settings(AggregatorSettings, what="aggregator configuration")
 
 
 def _lake(settings: AggregatorSettings, lake: str | None):  # noqa: ANN202 - LakeLocation, imported lazily
     from aggregator.lakeio import open_lake
 
-    return open_lake(lake or settings.lake_url, settings.storage_connection_string)
+    return open_lake(lake or settings.lake_url, settings.storage_connection)
 
 
 def _progress() -> Progress:
@@ -83,7 +45,6 @@ def _progress() -> Progress:
 
 def register(app: typer.Typer) -> None:
     @app.command("aggregate")
-    @reported
     def aggregate(
         day: str | None = typer.Option(None, "--date", help="One UTC day, YYYY-MM-DD."),
         start: str | None = typer.Option(None, "--from", help="First day of a range (with --to)."),
@@ -94,26 +55,19 @@ def register(app: typer.Typer) -> None:
 
         Default: yesterday plus CHARGEBACK_LATE_DATA_DAYS days before it (late records are re-aggregated).
         """
-        from aggregator.aggregate import aggregate_days
         from aggregator.dates import resolve_days
+        from aggregator.jobs import aggregate_job
 
         settings = _settings()
         days = resolve_days(day, start, end, settings.late_data_days)
         location = _lake(settings, lake)
         with _progress() as progress:
-            task = progress.add_task("aggregating days", total=len(days))
-            result = aggregate_days(location, days, settings, on_day=lambda _: progress.advance(task))
-        for done in result.days:
-            typer.echo(
-                f"{done.day}: {done.rows['chargeback_daily']} chargeback rows, {done.rows['unpriced']} unpriced, "
-                f"{done.rows['ptu_allocation']} PTU allocations (from {done.usage_files} usage files)"
-            )
-        typer.echo(f"months rebuilt: {', '.join(result.months)}")
+            for line in aggregate_job(location, settings, days, progress=progress):
+                typer.echo(line)
 
     prices = typer.Typer(help="The price sheet.", no_args_is_help=True)
 
     @prices.command("import")
-    @reported
     def prices_import(
         files: list[Path] = typer.Argument(..., help="Saved Azure Retail Prices API JSON response(s)."),
         out: Path | None = typer.Option(None, "--out", help="Write the sheet here (default: standard output)."),
@@ -134,12 +88,12 @@ def register(app: typer.Typer) -> None:
             renames[old.strip()] = new.strip()
         missing = [str(f) for f in files if not f.is_file()]
         if missing:
-            raise errors.RetailPricesError(f"no such file: {', '.join(missing)}")
+            raise errors.InputFileNotFoundError(f"no such file: {', '.join(missing)}")
         report = import_retail_prices(files, renames=renames, any_region=any_region)
         buffer = io.StringIO()
         write_price_sheet(report.rows, buffer)
         if out:
-            out.write_text(buffer.getvalue(), encoding="utf-8")
+            write_text(out, buffer.getvalue())
         else:
             typer.echo(buffer.getvalue(), nl=False)
         skipped = ", ".join(f"{n} {reason}" for reason, n in report.skipped.most_common())
@@ -150,7 +104,6 @@ def register(app: typer.Typer) -> None:
     export = typer.Typer(help="Exports for finance tools.", no_args_is_help=True)
 
     @export.command("focus")
-    @reported
     def export_focus(
         month: str = typer.Option(..., "--month", help="YYYY-MM"),
         out: Path | None = typer.Option(None, "--out", help="CSV, or Parquet if it ends in .parquet."),
@@ -169,13 +122,13 @@ def register(app: typer.Typer) -> None:
             location, first, billing_account_id=billing_account_id, billing_account_name=billing_account_name
         )
         target = out or Path(f"focus-{first:%Y-%m}.csv")
-        write_focus(table, target)
+        with writing(target):
+            write_focus(table, target)
         typer.echo(f"{table.num_rows} FOCUS rows -> {target}")
 
     app.add_typer(export, name="export")
 
     @app.command("sql")
-    @reported
     def sql(
         query: str = typer.Argument(
             ...,
@@ -197,14 +150,15 @@ def register(app: typer.Typer) -> None:
         settings = _settings()
         con = lake_connection(_lake(settings, lake), settings)
         try:
-            text = render(run_query(con, query), output, out)
+            rows = run_query(con, query)
         finally:
             con.close()
+        with writing(out or "standard output"):
+            text = render(rows, output, out)
         if text is not None:
             typer.echo(text, nl=False)
 
     @app.command("report")
-    @reported
     def report(
         month: str = typer.Option(..., "--month", help="YYYY-MM"),
         out: Path = typer.Option(..., "--out", help="The HTML file to write."),
@@ -222,56 +176,98 @@ def register(app: typer.Typer) -> None:
             html = render_html(collect(con, first))
         finally:
             con.close()
-        out.write_text(html, encoding="utf-8")
+        write_text(out, html)
         typer.echo(f"report -> {out}")
 
     @app.command("compact")
-    @reported
     def compact(
-        day: str = typer.Option(..., "--date", help="A closed UTC day, YYYY-MM-DD."),
+        day: str | None = typer.Option(
+            None, "--date", help="One closed UTC day, YYYY-MM-DD. Default: every closed day of the look-back."
+        ),
         lake: str | None = LAKE_OPTION,
     ) -> None:
-        """Rewrite a closed day's small consumer files into one large file per hour, without changing any result."""
-        from aggregator.compact import compact_day, hours_to_compact
-        from aggregator.dates import parse_day, today_utc
+        """Rewrite closed days' small consumer files into one large file per hour, without changing any result.
 
-        when = parse_day(day)
-        location = _lake(_settings(), lake)
+        Without --date: every closed day of the last CHARGEBACK_COMPACT_LOOKBACK_DAYS (yesterday back) that has an
+        hour with more than one file; a day already compacted and unchanged is skipped.
+        """
+        from aggregator.jobs import compact_job
+
+        settings = _settings()
+        location = _lake(settings, lake)
         with _progress() as progress:
-            task = progress.add_task(f"compacting {when}", total=hours_to_compact(location, when))
-            result = compact_day(location, when, today_utc(), on_hour=lambda _: progress.advance(task))
-        typer.echo(
-            f"{when}: {result.hours} hour partitions, {result.files_before} files -> {result.files_after} "
-            f"({result.rows} rows rewritten)"
-            + (
-                f"; finished an interrupted run ({len(result.repaired)} leftover files removed)"
-                if result.repaired
-                else ""
-            )
-        )
+            for line in compact_job(location, settings, day, progress=progress):
+                typer.echo(line)
 
     retention = typer.Typer(help="Retention of bodies and dead letters.", no_args_is_help=True)
 
     @retention.command("apply")
-    @reported
     def retention_apply(
         dry_run: bool = typer.Option(False, "--dry-run", help="List what would be deleted, delete nothing."),
         lake: str | None = LAKE_OPTION,
     ) -> None:
         """Delete payloads older than CHARGEBACK_PAYLOAD_RETENTION_DAYS and dead letters older than
         CHARGEBACK_DEAD_LETTER_RETENTION_DAYS (whole days, UTC)."""
-        from aggregator.retention import apply_retention, expired_partitions
+        from aggregator.jobs import retention_job
 
         settings = _settings()
-        location = _lake(settings, lake)
-        today = datetime.now(UTC).date()
-        expired = expired_partitions(
-            location, today, settings.payload_retention_days, settings.dead_letter_retention_days
-        )
-        if not dry_run:
-            apply_retention(location, expired)
-        for item in expired:
-            typer.echo(f"{'would delete' if dry_run else 'deleted'} {item.table} {item.day}")
-        typer.echo(f"{len(expired)} partitions {'expired' if dry_run else 'deleted'}")
+        for line in retention_job(_lake(settings, lake), settings, dry_run=dry_run):
+            typer.echo(line)
 
     app.add_typer(retention, name="retention")
+
+    config = typer.Typer(help="Configuration files of the deployed job.", no_args_is_help=True)
+
+    @config.command("push")
+    def config_push(
+        prices: Path | None = typer.Option(None, "--prices", help="Price sheet (CSV) -> CHARGEBACK_PRICE_SHEET."),
+        deployments: Path | None = typer.Option(
+            None, "--deployments", help="Deployments map (CSV) -> CHARGEBACK_DEPLOYMENTS_CONFIG."
+        ),
+        ptu: Path | None = typer.Option(None, "--ptu", help="PTU config (JSON) -> CHARGEBACK_PTU_CONFIG."),
+        config_url: str | None = typer.Option(
+            None, "--config-url", help="The config container; default $CHARGEBACK_CONFIG_URL (an azd output)."
+        ),
+    ) -> None:
+        """Check the configuration files and upload them where the nightly job reads them; print the settings.
+
+        Files not given are kept; missing ones get the shipped price sheet and "no PTU"; the deployments map is
+        required once. Uses DefaultAzureCredential (az login) on Azure, the connection string on an emulator.
+        """
+        from aggregator.config_push import push
+
+        settings = _settings()
+        given = {
+            "CHARGEBACK_PRICE_SHEET": prices,
+            "CHARGEBACK_DEPLOYMENTS_CONFIG": deployments,
+            "CHARGEBACK_PTU_CONFIG": ptu,
+        }
+        for item in push(config_url or settings.config_url, given, connection_string=settings.storage_connection):
+            note = {"uploaded": "uploaded", "kept": "already there, kept", "default": "none given: shipped default"}
+            digest = f", sha256 {item.sha256[:16]}" if item.sha256 else ""
+            err.print(f"{item.setting.what}: {note[item.action]}{digest}", markup=False, highlight=False)
+            typer.echo(f"{item.setting.variable}={item.url}")
+
+    app.add_typer(config, name="config")
+
+    @app.command("nightly")
+    def nightly(
+        skip: list[str] = typer.Option([], "--skip", metavar="STEP", help="Leave out this step (repeatable)."),
+        lake: str | None = LAKE_OPTION,
+    ) -> None:
+        """The scheduled job: aggregate, compact, retention (and the steps added after them), in order.
+
+        A failed step fails the job with its exit code (the first failure's) and one line; the steps after it still
+        run unless they need the failed one (README, "The nightly job").
+        """
+        from aggregator.nightly import STEPS, NightlyContext, raise_for, run_steps, select
+
+        steps = select(STEPS, skip)
+        settings = _settings()
+        context = NightlyContext(settings, _lake(settings, lake))
+        outcomes = run_steps(context, steps)
+        for outcome in outcomes:
+            for line in outcome.lines:
+                typer.echo(f"[{outcome.name}] {line}")
+        typer.echo("nightly: " + ", ".join(f"{o.name} {o.status}" for o in outcomes))
+        raise_for(outcomes)

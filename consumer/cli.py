@@ -6,14 +6,6 @@ import asyncio
 
 import typer
 
-from common.exitcodes import ExitCode
-from common.logs import get_logger
-from common.redact import redact
-from consumer.errors import ConsumerError
-from schemas.errors import LakeLocationError
-
-log = get_logger("consumer.cli")
-
 
 def register(app: typer.Typer) -> None:
     @app.command("consume")
@@ -23,7 +15,8 @@ def register(app: typer.Typer) -> None:
             "--until-idle",
             min=0.1,
             metavar="SECONDS",
-            help="Exit 0 once caught up and idle for SECONDS (backfills, tests, demos). Default: run until SIGTERM.",
+            help="Exit 0 once caught up and idle for SECONDS (backfills, tests, demos); exit 5 if Event Hubs cannot "
+            "be read at start-up. Default: run until SIGTERM.",
         ),
     ) -> None:
         """Read chunk envelopes from Event Hubs, write validated Parquet to the lake, checkpoint at the watermark.
@@ -33,16 +26,6 @@ def register(app: typer.Typer) -> None:
         from consumer.app import run_consumer
         from consumer.settings import load_settings
 
-        try:
-            settings = load_settings()
-        except ConsumerError as exc:
-            log.error("invalid_configuration", error=redact(str(exc)))
-            typer.echo(redact(str(exc)), err=True)
-            raise typer.Exit(ExitCode.CONFIG) from None
-        try:
-            code = asyncio.run(run_consumer(settings, until_idle=until_idle))
-        except (LakeLocationError, ConsumerError) as exc:
-            log.error("invalid_configuration", error=redact(str(exc)))
-            typer.echo(redact(str(exc)), err=True)
-            raise typer.Exit(ExitCode.CONFIG) from None
+        settings = load_settings()
+        code = asyncio.run(run_consumer(settings, until_idle=until_idle))
         raise typer.Exit(int(code))

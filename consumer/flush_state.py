@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from consumer.checkpoint_rule import FinishedRecord
 from consumer.errors import CheckpointStoreError
-from consumer.lake_writer import publish, temporary_name
 from consumer.retry import retry_forever
 from schemas.lake import LakeLocation
 
@@ -96,11 +95,7 @@ class FlushStateStore:
         if not self._created:
             fs.create_dir(self.directory, recursive=True)
             self._created = True
-        path = self._path(partition)
-        target = temporary_name(path)
-        with fs.open_output_stream(target) as stream:
-            stream.write(state.to_json())
-        publish(self.location, target, path)
+        self.location.write_bytes(state.to_json(), self._path(partition))
 
     async def load(self, partition: str, on_failure: Callable[[], None] | None = None) -> FlushState:
         return await retry_forever(lambda: self.load_sync(partition), on_failure=on_failure)

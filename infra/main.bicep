@@ -63,12 +63,39 @@ param createOpenAiApi bool = true
 @description('Endpoint of the Azure OpenAI resource, e.g. https://my-aoai.openai.azure.com (for a new API).')
 param openAiEndpoint string = ''
 
-@description('Cron (UTC) of the nightly aggregation and compaction job.')
+@description('Cron (UTC) of the nightly job (`chargeback nightly`: aggregate, compact, retention, ...).')
 param aggregationCron string = '30 2 * * *'
 
-@description('Optional URL of the price sheet (e.g. a blob in the lake container); empty: the built-in sheet.')
-param priceSheetUrl string = ''
+@minValue(1)
+@description('Closed days (yesterday back) the nightly compaction checks for small files to merge.')
+param compactLookbackDays int = 7
 
+@description('Price sheet in the config container (`chargeback config push --prices`); empty: the shipped sheet.')
+param priceSheetBlob string = 'prices.csv'
+
+@description('Deployments map in the config container (`chargeback config push --deployments`); empty: the shipped example (wrong for you).')
+param deploymentsConfigBlob string = 'deployments.csv'
+
+@description('PTU config in the config container (`chargeback config push --ptu`); empty: no provisioned deployments.')
+param ptuConfigBlob string = 'ptu.json'
+
+@description('Principal granted write access to the config container for `chargeback config push` (azd: you).')
+param deployerPrincipalId string = ''
+
+@allowed([
+  'User'
+  'ServicePrincipal'
+  'Group'
+])
+@description('Kind of deployerPrincipalId.')
+param deployerPrincipalType string = 'User'
+
+@description('Application ID URI (or client id) of the read API\'s Entra app registration. Empty: the read API is not deployed.')
+param apiAudience string = ''
+@description('Tenant whose tokens the read API accepts (default: this subscription\'s tenant).')
+param apiTenantId string = tenant().tenantId
+@description('JSON object: Entra group object id -> teams its members may read with the Chargeback.Read.Team role.')
+param apiGroupTeams string = '{}'
 @description('Set by azd: true once the consumer app exists, so a re-provision keeps the deployed image.')
 param consumerAppExists bool = false
 
@@ -104,11 +131,13 @@ var tags = {
   workload: 'apim-chargeback'
 }
 var useExistingApim = !empty(existingApimName)
+var deployApi = !empty(apiAudience)
 var apimName = useExistingApim ? existingApimName : '${abbrs.apim}${token}'
 var apimResourceGroupName = useExistingApim ? existingApimResourceGroup : rg.name
 var eventHubName = 'apim-usage'
 var lakeContainerName = 'lake'
 var checkpointContainerName = 'checkpoints'
+var configContainerName = 'config'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: '${abbrs.resourceGroup}${environmentName}'
@@ -136,6 +165,7 @@ module identities 'modules/identities.bicep' = {
     apimIdentityName: '${abbrs.identity}apim-${token}'
     consumerIdentityName: '${abbrs.identity}consumer-${token}'
     jobIdentityName: '${abbrs.identity}aggregator-${token}'
+    apiIdentityName: '${abbrs.identity}api-${token}'
   }
 }
 
@@ -185,10 +215,14 @@ module storage 'modules/storage.bicep' = {
     accountName: '${abbrs.storage}${token}'
     lakeContainerName: lakeContainerName
     checkpointContainerName: checkpointContainerName
+    configContainerName: configContainerName
     payloadRetentionDays: payloadRetentionDays
     deadLetterRetentionDays: deadLetterRetentionDays
     consumerPrincipalId: identities.outputs.consumerPrincipalId
     jobPrincipalId: identities.outputs.jobPrincipalId
+    apiPrincipalId: deployApi ? identities.outputs.apiPrincipalId : ''
+    deployerPrincipalId: deployerPrincipalId
+    deployerPrincipalType: deployerPrincipalType
   }
 }
 
@@ -202,6 +236,7 @@ module registry 'modules/registry.bicep' = {
     pullPrincipalIds: [
       identities.outputs.consumerPrincipalId
       identities.outputs.jobPrincipalId
+      identities.outputs.apiPrincipalId
     ]
   }
 }
@@ -252,9 +287,35 @@ module containerApps 'modules/container-apps.bicep' = {
     payloadRetentionDays: payloadRetentionDays
     deadLetterRetentionDays: deadLetterRetentionDays
     lateDataDays: lateDataDays
-    priceSheetUrl: priceSheetUrl
+    compactLookbackDays: compactLookbackDays
+    configUrl: storage.outputs.configUrl
+    priceSheetBlob: priceSheetBlob
+    deploymentsConfigBlob: deploymentsConfigBlob
+    ptuConfigBlob: ptuConfigBlob
     aggregationCron: aggregationCron
     consumerAppExists: consumerAppExists
+  }
+}
+
+module apiApp 'modules/api-app.bicep' = if (deployApi) {
+  name: 'api-app'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: '${abbrs.containerApp}api-${token}'
+    environmentId: containerApps.outputs.environmentId
+    registryServer: registry.outputs.loginServer
+    image: containerApps.outputs.image
+    identityId: identities.outputs.apiIdentityId
+    clientId: identities.outputs.apiClientId
+    appInsightsName: monitoring.outputs.appInsightsName
+    lakeUrl: storage.outputs.lakeUrl
+    lateDataDays: lateDataDays
+    priceSheetUrl: empty(priceSheetBlob) ? '' : '${storage.outputs.configUrl}/${priceSheetBlob}'
+    entraTenantId: apiTenantId
+    entraAudience: apiAudience
+    groupTeams: apiGroupTeams
   }
 }
 
@@ -274,3 +335,6 @@ output CHARGEBACK_EVENTHUB_NAME string = eventHubs.outputs.eventHubName
 output CHARGEBACK_CONSUMER_GROUP string = eventHubs.outputs.consumerGroupName
 output CHARGEBACK_LAKE_URL string = storage.outputs.lakeUrl
 output CHARGEBACK_CHECKPOINT_URL string = storage.outputs.checkpointUrl
+output CHARGEBACK_CONFIG_URL string = storage.outputs.configUrl
+output AZURE_API_APP_NAME string = deployApi ? apiApp.outputs.name : ''
+output AZURE_API_URL string = deployApi ? apiApp.outputs.url : ''

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from common.outputs import write_text
 from schemas.deadletter import DeadLetterRecord
 from schemas.payload import PayloadRecord
 from schemas.usage import UsageRecord
@@ -23,10 +24,9 @@ def json_schemas() -> dict[str, dict]:
 
 
 def export_json_schemas(directory: Path) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, schema in json_schemas().items():
         path = directory / f"{name}.v1.schema.json"
-        path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        write_text(path, json.dumps(schema, indent=2, sort_keys=True) + "\n")
         written.append(path)
     return written

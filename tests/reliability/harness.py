@@ -228,7 +228,7 @@ def lake_tables(lake_url: str, storage_connection_string: str | None) -> duckdb.
     location = open_location(lake_url, connection_string=storage_connection_string)
     con = duckdb.connect()
     for table in ("usage", "payloads", "dead_letters"):
-        root = location.table_root(table)
+        root = location.path(table)
         info = location.filesystem.get_file_info(root)
         if info.type.name == "NotFound":
             con.execute(f"CREATE TABLE {table} (record_id VARCHAR, kind VARCHAR, reason VARCHAR)")

@@ -49,9 +49,7 @@ def _run(env: dict[str, str], log, *args: str, timeout: float = 90) -> int:
 
 def _lake_ids(location_url: str, table: str, connection_string: str | None = None) -> list[str]:
     location = open_location(location_url, connection_string=connection_string)
-    dataset = ds.dataset(
-        location.table_root(table), filesystem=location.filesystem, format="parquet", partitioning="hive"
-    )
+    dataset = ds.dataset(location.path(table), filesystem=location.filesystem, format="parquet", partitioning="hive")
     return dataset.to_table(columns=["record_id"]).column(0).to_pylist()
 
 
