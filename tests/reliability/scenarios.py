@@ -253,9 +253,10 @@ def checkpoint_lag(env: ConsumerEnv, hub: Any, hub_name: str = "usage") -> dict[
     import asyncio
     import contextlib
 
-    from consumer.app import namespace_of, open_checkpoint_store
+    from common.storage.location import open_location
+    from consumer.app import open_checkpoint_store
+    from consumer.eventhub_source import namespace_of
     from consumer.settings import ConsumerSettings
-    from schemas.lake import open_location
 
     settings = ConsumerSettings(
         eventhub_connection_string=env.connection_string,
@@ -265,7 +266,7 @@ def checkpoint_lag(env: ConsumerEnv, hub: Any, hub_name: str = "usage") -> dict[
         health_port=0,
     )
     location = open_location(settings.checkpoint_url, connection_string=settings.storage_connection)
-    store, _ = open_checkpoint_store(settings, location)
+    store, _ = open_checkpoint_store(location)
 
     async def listing() -> list[dict[str, Any]]:
         try:
