@@ -316,16 +316,19 @@ def _stop_and_restart(
         send(hub.connection_string("usage"), wave)
         before = _lake_files(work) if env.lake_url.startswith(str(work)) else None
         proc = env.start(until_idle=None, name=f"{label}-{attempt}")
-        started = time.monotonic()
-        while time.monotonic() - started < 60 and (before is None or _lake_files(work) <= before):
-            if proc.poll() is not None:
-                raise AssertionError(f"consumer exited by itself on run {attempt}; see {env.logs}")
-            if before is None and time.monotonic() - started > 4:
-                break
-            time.sleep(0.05)
-        time.sleep(rng.uniform(0.0, 0.6))
-        how = _signal.SIGTERM if attempt % 2 == 0 else _signal.SIGKILL
-        kill(proc, how)
+        try:
+            started = time.monotonic()
+            while time.monotonic() - started < 60 and (before is None or _lake_files(work) <= before):
+                if proc.poll() is not None:
+                    raise AssertionError(f"consumer exited by itself on run {attempt}; see {env.logs}")
+                if before is None and time.monotonic() - started > 4:
+                    break
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.0, 0.6))
+            how = _signal.SIGTERM if attempt % 2 == 0 else _signal.SIGKILL
+            kill(proc, how)
+        finally:
+            kill(proc)  # never leave a consumer behind when the scenario fails
         ends.append(f"{how.name}->{proc.returncode}")
     return ends
 
