@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
         lake_settings = AggregatorSettings()
         location = open_lake(lake or lake_settings.lake_url, lake_settings.storage_connection_string)
         reader = LakeReader(location, lake_settings, refresh_seconds=settings.refresh_seconds)
-        application = create_app(settings, reader, location, Authenticator(settings), team_tag=lake_settings.team_tag)
+        application = create_app(settings, reader, location, Authenticator(settings))
         listener = _listen(settings.host, settings.port)
         bound = listener.getsockname()
         log.info("api_listening", host=bound[0], port=bound[1], auth=settings.auth.value)
