@@ -58,8 +58,6 @@ def create_app(
     lake: LakeReader,
     location: LakeLocation,
     authenticator: Authenticator,
-    *,
-    team_tag: str = "team",
 ) -> FastAPI:
     app = FastAPI(
         title="apim-chargeback read API",
@@ -277,9 +275,7 @@ def create_app(
                 position = queries.decode_cursor(after)
             except ValueError:
                 raise HTTPException(422, "`after` is not a cursor this API issued") from None
-        team_scope(where, who, column="element_at(tags, $team_tag)[1]")
-        if not who.all_teams:
-            where.params["team_tag"] = team_tag
+        records_need_all_teams(who)
         with lake.cursor() as (cursor, snapshot):
             raw = records.page(cursor, location, start=start, end=end, where=where, after=position, limit=limit)
         more = len(raw) > limit
@@ -292,11 +288,9 @@ def create_app(
 
     @app.get(f"{API}/usage/records/{{record_id}}", tags=["usage"], summary="One usage record by its id")
     def usage_record(request: Request, who: Caller, record_id: str) -> Response:
+        records_need_all_teams(who)
         where = Where()
         where.add("record_id = $record_id", record_id=record_id)
-        team_scope(where, who, column="element_at(tags, $team_tag)[1]")
-        if not who.all_teams:
-            where.params["team_tag"] = team_tag
         with lake.cursor() as (cursor, snapshot):
             rows = rows_of(cursor, queries.records_sql(where, 1), where.params)
         if not rows:
@@ -379,6 +373,16 @@ def create_app(
         return answer(request, snapshot, who, body, csv_rows=None)
 
     return app
+
+
+def records_need_all_teams(who: Principal) -> None:
+    """Raw records are for `Chargeback.Read.All`: the team a record is billed to is decided by the teams map
+    (subscription and product, and a shared subscription's tag), not by anything a record carries alone, so a
+    team-scoped caller reads its team through the roll-ups, never through records another team's caller shaped."""
+    if not who.all_teams:
+        raise HTTPException(
+            403, "usage records need the Chargeback.Read.All role; team-scoped tokens read the roll-ups"
+        )
 
 
 def _alert_scope(where: Where, who: Principal) -> None:

@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
         lake_settings = load(AggregatorSettings, what="aggregator configuration")
         location = open_lake(lake or lake_settings.lake_url, lake_settings.storage_connection)
         reader = LakeReader(location, lake_settings, refresh_seconds=settings.refresh_seconds)
-        application = create_app(settings, reader, location, Authenticator(settings), team_tag=lake_settings.team_tag)
+        application = create_app(settings, reader, location, Authenticator(settings))
         listener = _listen(settings.host, settings.port)
         bound = listener.getsockname()
         log.info("api_listening", host=bound[0], port=bound[1], auth=settings.auth.value)
