@@ -7,6 +7,7 @@
 | `payloads`, `dead_letters` | the other stream tables |
 | `chargeback_daily`, `chargeback_monthly`, `unpriced`, `ptu_allocation` | the roll-ups (`chargeback aggregate`) |
 | `prices` | the price sheet in use (per 1M tokens) |
+| `reconciliation` | usage against the LLM logs per day x deployment (`chargeback reconcile`, aggregator/reconcile.py) |
 | `aggregation_runs` | one row per `chargeback aggregate` run: days, config files (location, sha256), row counts |
 | `budget_status`, `alerts`, `budget_actions`, `notifications` | FinOps tables (finops/, schemas/finops.py) |
 
@@ -21,6 +22,7 @@ import pyarrow as pa
 
 from aggregator.config_files import load_prices
 from aggregator.lakeio import STREAM_PARTITIONING, derived_dataset, stream_dataset, table_exists
+from aggregator.reconcile import RECONCILIATION_SCHEMA
 from aggregator.rollup import connect
 from aggregator.runs import RUNS_TABLE, runs_dataset
 from aggregator.settings import AggregatorSettings
@@ -39,6 +41,7 @@ VIEWS = (
     "unpriced",
     "ptu_allocation",
     "prices",
+    "reconciliation",
     RUNS_TABLE,
     *FINOPS_TABLES,
 )
@@ -72,6 +75,7 @@ def lake_sources(location: LakeLocation, settings: AggregatorSettings) -> dict[s
     sources[RUNS_TABLE] = runs_dataset(location)
     for table, (_key, schema) in FINOPS_TABLES.items():
         sources[table] = derived_dataset(location, table, schema)
+    sources["reconciliation"] = derived_dataset(location, "reconciliation", RECONCILIATION_SCHEMA)
     sources["prices"] = load_prices(settings)
     return sources
 
