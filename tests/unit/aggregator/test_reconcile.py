@@ -5,12 +5,13 @@ Day DAY (match window W = 1 day, `late_data_days=1`), every case once:
 | call | usage (ours) | llm_log | counts as |
 |---|---|---|---|
 | u1 gpt-4o | 100 + 10, delivered twice | 100 + 10 | in both, equal (our redelivery counts once) |
-| u2 gpt-4o | 200 + 20 | 200 + 25 | in both, differ by 5 |
+| u2 gpt-4o | 200 + 20 | 205 + 15 | in both, differ by 10 (the totals agree) |
 | u3 gpt-4o | stream_not_read, no tokens | 300 + 30 | in both, billed from the log: 330 |
 | u4 gpt-4o | 50 + 5 | none | only ours |
 | u5 gpt-4o | 400 + 40 | 400 + 0 and 400 + 40 (split message) | in both, equal (max-token copy kept), 1 duplicate |
 | u6 gpt-4.1 | 70 + 7 | 70 + 7, dated DAY + 1 | in both (late log row) |
 | u8 gpt-4.1 | 60 + 6 | 60 + 6, dated DAY + 2 (past W) | only ours |
+| u7 gpt-4.1 | 80 + 8 | total 90 only | in both, differ by 2 (the totals) |
 | o1 gpt-4.1 | none | 10 + 1 | only in the log (orphan) |
 | u0 gpt-4o | 90 + 9, dated DAY - 1 | 90 + 9, dated DAY | DAY - 1's, in both; not an orphan of DAY |
 """
@@ -43,7 +44,13 @@ def rid(name: str) -> str:
 
 
 def log_row(
-    name: str, when: datetime, prompt: int, completion: int, deployment: str = "gpt-4o", sequence: int = 0
+    name: str,
+    when: datetime,
+    prompt: int | None,
+    completion: int | None,
+    deployment: str = "gpt-4o",
+    sequence: int = 0,
+    total: int | None = None,
 ) -> dict:
     seq = next(_seq)
     return {
@@ -57,7 +64,7 @@ def log_row(
         "region": "swedencentral",
         "prompt_tokens": prompt,
         "completion_tokens": completion,
-        "total_tokens": prompt + completion,
+        "total_tokens": total if total is not None else prompt + completion,
         "cached_tokens": None,
         "is_stream": True,
         "sequence_number": sequence,
@@ -100,6 +107,7 @@ def build_day(location: LakeLocation) -> None:
             ours("u5", T, 400, 40),
             ours("u6", T.replace(hour=23, minute=58), 70, 7, "gpt-4.1"),
             ours("u8", T, 60, 6, "gpt-4.1"),
+            ours("u7", T, 80, 8, "gpt-4.1"),
             ours("u0", T - timedelta(days=1), 90, 9),
         ]
     )
@@ -107,13 +115,14 @@ def build_day(location: LakeLocation) -> None:
         location,
         [
             log_row("u1", T, 100, 10),
-            log_row("u2", T, 200, 25),
+            log_row("u2", T, 205, 15),  # same total, prompt +5, completion -5
             log_row("u3", T, 300, 30),
             log_row("u5", T, 400, 0, sequence=0),
             log_row("u5", T, 400, 40, sequence=1),
             log_row("u6", T + timedelta(hours=12, minutes=30), 70, 7, "gpt-4.1"),  # DAY + 1, 00:30
             log_row("u8", T + timedelta(days=2), 60, 6, "gpt-4.1"),
             log_row("o1", T, 10, 1, "gpt-4.1"),
+            log_row("u7", T, None, None, "gpt-4.1", total=90),  # only TotalTokens logged
             log_row("u0", T.replace(hour=0, minute=1), 90, 9),
         ],
     )
@@ -128,10 +137,12 @@ EXPECTED_DAY = [
     expected(
         DAY,
         "gpt-4.1",
-        calls_in_both=1,  # u6, its log row a day late
+        calls_in_both=2,  # u6, its log row a day late; u7
         only_ours=1,  # u8, its log row past the window
         only_log=1,  # o1
-        divergence=0.0,
+        tokens_differ=1,  # u7
+        token_difference=2,
+        divergence=0.5,
     ),
     expected(
         DAY,
@@ -139,7 +150,7 @@ EXPECTED_DAY = [
         calls_in_both=4,  # u1 (once), u2, u3, u5
         only_ours=1,  # u4
         tokens_differ=1,  # u2
-        token_difference=5,
+        token_difference=10,
         stream_not_read=1,  # u3
         stream_not_read_tokens=330,
         log_duplicates=1,  # u5's second row
@@ -176,15 +187,15 @@ def test_every_case_of_a_hand_built_day(lake):
 
 def test_the_command_writes_the_days_and_the_view_reads_them(lake):
     _, env = lake
-    result = invoke(["reconcile", "--date", str(DAY)], env | {"CHARGEBACK_RECONCILE_MAX_DIVERGENCE": "0.5"})
+    result = invoke(["reconcile", "--date", str(DAY)], env | {"CHARGEBACK_RECONCILE_MAX_DIVERGENCE": "0.9"})
     assert result.exit_code == 0, result.output
     assert (
-        f"{DAY}: 5 calls in both, 2 only ours, 1 only in the log, 1 with different tokens (5 tokens)" in result.output
+        f"{DAY}: 6 calls in both, 2 only ours, 1 only in the log, 2 with different tokens (12 tokens)" in result.output
     )
     query = "SELECT deployment, calls_in_both, divergence FROM reconciliation ORDER BY deployment"
     shown = invoke(["sql", query, "--format", "csv"], env)
     assert shown.exit_code == 0, shown.output
-    assert shown.output.splitlines()[1:] == ['"gpt-4.1",1,0', '"gpt-4o",4,0.25']
+    assert shown.output.splitlines()[1:] == ['"gpt-4.1",2,0.5', '"gpt-4o",4,0.25']
 
 
 def test_divergence_over_the_threshold_exits_with_the_data_check_code_naming_the_worst(lake):
@@ -193,9 +204,9 @@ def test_divergence_over_the_threshold_exits_with_the_data_check_code_naming_the
     assert result.exit_code == 6, result.output
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1
-    assert f"{DAY} gpt-4o: 1 of 4 calls" in errors[0] and "25.00% > 1.00%" in errors[0]
+    assert f"{DAY} gpt-4.1: 1 of 2 calls" in errors[0] and "50.00% > 1.00%" in errors[0]  # worse than gpt-4o's 25%
     assert read(location, DAY) == EXPECTED_DAY, "the table is written before the check fails"
-    at_limit = invoke(["reconcile", "--date", str(DAY)], env | {"CHARGEBACK_RECONCILE_MAX_DIVERGENCE": "0.25"})
+    at_limit = invoke(["reconcile", "--date", str(DAY)], env | {"CHARGEBACK_RECONCILE_MAX_DIVERGENCE": "0.5"})
     assert at_limit.exit_code == 0, at_limit.output  # over the threshold fails, equal to it does not
 
 
@@ -226,7 +237,7 @@ def test_running_twice_gives_the_same_files(lake):
     assert second == first
 
 
-def test_the_nightly_job_reconciles_after_aggregating(tmp_path):
+def test_the_nightly_job_reconciles_after_aggregating_and_fails_on_divergence(tmp_path):
     from aggregator.dates import today_utc
     from aggregator.nightly import STEPS
 
@@ -237,11 +248,20 @@ def test_the_nightly_job_reconciles_after_aggregating(tmp_path):
     location = open_location(str(tmp_path / "lake"))
     location.ensure_root()
     LakeBuilder(location).usage([ours("n1", when, 100, 10), ours("n2", when, None, None)])
-    write_log(location, [log_row("n1", when, 100, 10), log_row("n2", when, 20, 2)])
+    write_log(location, [log_row("n1", when, 100, 12), log_row("n2", when, 20, 2)])
     settings = write_config(tmp_path / "config", str(tmp_path / "lake"))
     result = invoke(["nightly", "--skip", "compact", "--skip", "retention"], env_for(settings))
-    assert result.exit_code == 0, result.output
-    assert f"[reconcile] {yesterday}: 2 calls in both, 0 only ours, 0 only in the log" in result.output
+    assert result.exit_code == 6, result.output  # n1's tokens differ: 1 of 2 calls is over the default 1%
+    assert f"reconcile failed (exit 6: reconciliation: {yesterday} gpt-4o: 1 of 2 calls" in result.output
     assert read(location, yesterday) == [
-        expected(yesterday, "gpt-4o", calls_in_both=2, stream_not_read=1, stream_not_read_tokens=22, divergence=0.0)
+        expected(
+            yesterday,
+            "gpt-4o",
+            calls_in_both=2,
+            tokens_differ=1,
+            token_difference=2,
+            stream_not_read=1,
+            stream_not_read_tokens=22,
+            divergence=0.5,
+        )
     ]
