@@ -73,7 +73,7 @@ def aggregate_days(
         result.months.append(month)
     run.months = list(result.months)
     record_run(location, run)
-    log.info("run recorded", run_id=run.run_id, days=len(run.days), config_files=len(run.sources))
+    log.info("run_recorded", run_id=run.run_id, days=len(run.days), config_files=len(run.sources))
     return result
 
 

@@ -82,7 +82,7 @@ def run_budgets(as_of: date, lake: str | None = None) -> list[dict]:
             con, budgets, as_of, today=today_utc(), late_data_days=config.late_data_days, config_digest=digest
         )
     write_partition(location, "budget_status", as_of.isoformat(), rows)
-    log.info("budgets evaluated", as_of=as_of.isoformat(), budgets=len(rows))
+    log.info("budgets_evaluated", as_of=as_of.isoformat(), budgets=len(rows))
     return rows
 
 
@@ -115,7 +115,7 @@ def run_notify(as_of: date, lake: str | None = None) -> list[dict]:
 
     config = settings()
     if not config.webhooks:
-        log.info("no webhooks configured", setting="CHARGEBACK_WEBHOOKS")
+        log.info("no_webhooks_configured", setting="CHARGEBACK_WEBHOOKS")
         return []
     location = open_location(config, lake)
     with ledger(location) as con:

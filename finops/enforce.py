@@ -267,7 +267,7 @@ def apply(
             }
         )
         log.info(
-            "budget action",
+            "budget_action",
             budget_id=decision.budget_id,
             action=decision.action,
             target=decision.target,
