@@ -1,7 +1,7 @@
 """Reconciliation of the two usage sources: our usage records (`usage`) against APIM's LLM logs (`llm_log`).
 
 One row per day x deployment in the derived table `reconciliation/date=YYYY-MM-DD/part-0.parquet` (replaced whole,
-aggregator/lakeio.replace_partition). The rules, applied in DuckDB (`CALLS_SQL`, `RECONCILE_SQL`):
+aggregator/lakeio.replace_partition). The rules, applied in DuckDB (`OUR_CALLS_SQL`, `LOG_CALLS_SQL`, `RECONCILE_SQL`):
 
 - our calls of day D are the day's `usage` rows deduplicated by `record_id` (first enqueued wins, as in the roll-up);
 - the log's calls are `llm_log` rows deduplicated by `record_id` over every log day read: the copy with the most
