@@ -26,8 +26,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from aggregator.lakeio import local_day_files, replace_partition, table_exists
 from aggregator.db import connect
+from aggregator.lakeio import local_day_files, replace_partition, table_exists
 from common.errors import DataCheckError
 from common.logs import get_logger
 from schemas.arrow import USAGE_SCHEMA
