@@ -276,14 +276,16 @@ def register(app: typer.Typer) -> None:
         ),
         ptu: Path | None = typer.Option(None, "--ptu", help="PTU config (JSON) -> CHARGEBACK_PTU_CONFIG."),
         budgets: Path | None = typer.Option(None, "--budgets", help="Budgets (CSV) -> CHARGEBACK_BUDGETS_CONFIG."),
+        teams: Path | None = typer.Option(None, "--teams", help="Teams map (CSV) -> CHARGEBACK_TEAMS_CONFIG."),
         config_url: str | None = typer.Option(
             None, "--config-url", help="The config container; default $CHARGEBACK_CONFIG_URL (an azd output)."
         ),
     ) -> None:
         """Check the configuration files and upload them where the nightly job reads them; print the settings.
 
-        Files not given are kept; missing ones get the shipped price sheet and "no PTU"; the deployments map is
-        required once. Uses DefaultAzureCredential (az login) on Azure, the connection string on an emulator.
+        Files not given are kept; missing ones get the shipped price sheet, "no PTU" and "no budgets"; the
+        deployments map and the teams map are required once. Uses DefaultAzureCredential (az login) on Azure, the
+        connection string on an emulator.
         """
         from aggregator.config_push import push
 
@@ -293,6 +295,7 @@ def register(app: typer.Typer) -> None:
             "CHARGEBACK_DEPLOYMENTS_CONFIG": deployments,
             "CHARGEBACK_PTU_CONFIG": ptu,
             "CHARGEBACK_BUDGETS_CONFIG": budgets,
+            "CHARGEBACK_TEAMS_CONFIG": teams,
         }
         for item in push(config_url or settings.config_url, given, connection_string=settings.storage_connection):
             note = {"uploaded": "uploaded", "kept": "already there, kept", "default": "none given: shipped default"}

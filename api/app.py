@@ -8,6 +8,7 @@ until `chargeback aggregate` writes again.
 import csv
 import hashlib
 import io
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Res
 from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
+from aggregator.csvsafe import neutralise
 from aggregator.focus import focus_rows, write_focus
 from api import queries, records
 from api.auth import Authenticator, Forbidden, Principal, Unauthenticated
@@ -391,10 +393,21 @@ def _alert_scope(where: Where, who: Principal) -> None:
         where.add("scope IN (SELECT 'team=' || t FROM unnest($scope_teams) AS u(t))", scope_teams=sorted(who.teams))
 
 
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def _cell(value: object) -> object:
+    """A CSV cell for people: text that starts like a spreadsheet formula gets the quote of aggregator/csvsafe.py;
+    money and counts (decimal strings, even negative) stay numbers."""
+    if isinstance(value, str) and not _NUMBER.fullmatch(value):
+        return neutralise(value)
+    return value
+
+
 def _csv(rows: list[dict]) -> str:
     buffer = io.StringIO()
     if rows:
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({name: _cell(value) for name, value in row.items()} for row in rows)
     return buffer.getvalue()

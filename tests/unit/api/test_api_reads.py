@@ -252,3 +252,18 @@ def test_budget_status_is_scoped_to_the_callers_team(client, entra, api_lake, mo
     assert [row["budget_id"] for row in scoped["rows"]] == ["team-a"]
     alerts = client.get("/api/v1/alerts?from=2026-11-01&to=2026-11-30", headers=bearer(entra, roles=ALL))
     assert alerts.status_code == 200 and isinstance(alerts.json()["rows"], list)
+
+
+def test_csv_answers_neutralise_spreadsheet_formulas(client, entra, api_lake, clock):
+    from aggregator.aggregate import aggregate_days
+    from aggregator.lakeio import open_lake
+    from tests.unit.aggregator.lake_builder import usage_row
+
+    formula = '=HYPERLINK("http://x")'  # a model name the response (or a hostile backend) chose
+    api_lake.builder.usage([usage_row(when=hc.B, deployment="mystery", model=formula, prompt=5, completion=1)])
+    aggregate_days(open_lake(str(api_lake.root)), [hc.DAY_B], api_lake.settings)
+    clock.now += 3600
+    body = client.get(
+        "/api/v1/unpriced?from=2026-11-20&to=2026-11-20", headers=bearer(entra, roles=ALL) | {"Accept": "text/csv"}
+    ).text
+    assert "'=HYPERLINK" in body and ",=HYPERLINK" not in body and ',"=HYPERLINK' not in body
