@@ -7,9 +7,8 @@ CHECKOV_VENV := .cache/checkov-venv
 CHECKOV_VERSION := 3.3.30
 MUTMUT_VENV := .cache/mutmut-venv
 MUTMUT_VERSION := 3.8.1
-# `make mutation MUTATE=aggregator.ptu` runs one module; the default is every money and exactly-once module.
-MUTATE ?= schemas.codec consumer.flush_state aggregator.ptu aggregator.prices consumer.partition consumer.columnar \
-	aggregator.focus aggregator.rollup schemas.reassembler
+# `make mutation MUTATE=aggregator/ptu.py` runs one module; empty = every money and exactly-once module.
+MUTATE ?=
 MONO_PACKAGES := mono-mcs mono-runtime libnewtonsoft-json5.0-cil
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
@@ -92,8 +91,9 @@ clean:
 	rm -rf $(VENV) .cache node_modules .pytest_cache .ruff_cache .hypothesis .benchmarks
 
 # Mutation testing (issue 20; not part of `make test`): mutmut over the money and exactly-once modules, one module at
-# a time, each mutant against only the tests that ran the mutated function, then the hand-written mutations of the
-# SQL and the policy's C# (tests/mutation/handmade.py). Scores: tests/mutation/score.py; README: bench/README.md.
+# a time in its own scratch copy (.cache/mutation/), each mutant against that module's focused tests that ran the
+# mutated function (tests/mutation/run.py), then the hand-written mutations of the SQL, the policy's C# and the named
+# bugs (tests/mutation/handmade.py). Scores: tests/mutation/score.py; figures: bench/README.md "Mutation testing".
 # mutmut gets its own virtualenv with the project's dependencies but NOT the project itself: an editable install's
 # import hook would load the unmutated sources ahead of mutmut's copies in mutants/.
 mutation-tool: $(MUTMUT_VENV)/.installed
@@ -105,9 +105,6 @@ $(MUTMUT_VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 mutation: mutation-tool mono
-	@for module in $(MUTATE); do \
-		echo "== mutmut: $$module"; \
-		nice -n 10 $(MUTMUT_VENV)/bin/mutmut run --max-children 1 "$$module.*" >/dev/null || exit 1; \
-	done
-	$(MUTMUT_VENV)/bin/python -m tests.mutation.score
-	nice -n 10 $(BIN)/python -m tests.mutation.handmade
+	$(MUTMUT_VENV)/bin/python -m tests.mutation.run $(MUTATE)
+	$(MUTMUT_VENV)/bin/python -m tests.mutation.score $(MUTATE)
+	nice -n 10 $(MUTMUT_VENV)/bin/python -m tests.mutation.handmade

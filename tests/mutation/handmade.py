@@ -43,7 +43,6 @@ ROLLUP_RULES = "tests/unit/aggregator/test_rules_rollup.py"
 PTU_RULES = "tests/unit/aggregator/test_rules_ptu.py"
 FOCUS_RULES = "tests/unit/aggregator/test_rules_focus.py"
 POLICY = "tests/integration/policy/test_rules_policy.py"
-POLICY_ALL = "tests/integration/policy"
 CS = "producer_policy/templates/usage-record.cs"
 PARTITION_RULES = "tests/unit/consumer/test_rules_exactly_once.py"
 COLUMNAR_RULES = "tests/unit/consumer/test_rules_columnar.py"
@@ -224,7 +223,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     # -- exactly once (consumer/partition.py, consumer/flush_state.py, schemas/reassembler.py) -------------------
     Mutation(
         "py-checkpoint-past-flushed-through",
-        "consumer/partition.py",
+        "consumer/checkpoint_rule.py",
         "        if target is None or target.sequence_number > flushed:\n",
         "        if target is None:\n",
         (PARTITION_RULES,),
@@ -421,7 +420,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         CS,
         '|| lower.Contains("token") ',
         "",
-        (POLICY_ALL,),
+        (POLICY,),
         "a header whose name says token is never a tag",
     ),
 )
@@ -458,6 +457,22 @@ STAGE_TESTS = {
 def baseline_tests(mutation: Mutation) -> tuple[str, ...]:
     """The whole stage's tests as they were before the rule tests (issue 20's "before")."""
     return (*STAGE_TESTS[mutation.file.split("/")[0]], "--ignore-glob=*test_rules_*")
+
+
+RENDER = "from producer_policy.render import PACKAGE_DIR, render; render().write(PACKAGE_DIR)"
+
+
+def rerender_policy(copy: Path) -> dict[Path, bytes]:
+    """The tests run the committed rendered policy (policy.xml, fragments), not the templates: render the mutated
+    template into the copy, returning the rendered files as they were so they can be put back."""
+    package = copy / "producer_policy"
+    before = {
+        path: path.read_bytes()
+        for path in package.rglob("*")
+        if path.is_file() and "templates" not in path.relative_to(package).parts and path.suffix in (".xml", ".cs")
+    }
+    subprocess.run([str(PYTHON), "-c", RENDER], cwd=copy, check=True, capture_output=True)
+    return before
 
 
 def run_tests(copy: Path, tests: tuple[str, ...]) -> tuple[bool, str]:
@@ -499,10 +514,15 @@ def main(argv: list[str]) -> int:
                 continue
             path.write_text(original.replace(mutation.old, mutation.new), encoding="utf-8")
             started = time.monotonic()
+            rendered: dict[Path, bytes] = {}
             try:
+                if mutation.file.startswith("producer_policy/templates/"):
+                    rendered = rerender_policy(copy)
                 killed, tail = run_tests(copy, baseline_tests(mutation) if args.baseline else mutation.tests)
             finally:
                 path.write_text(original, encoding="utf-8")
+                for saved, content in rendered.items():
+                    saved.write_bytes(content)
             verdict = "killed" if killed else f"SURVIVED ({tail})"
             survived += not killed
             print(

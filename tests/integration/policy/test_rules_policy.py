@@ -107,3 +107,23 @@ def test_usage_with_counts_keeps_its_detail_counts(usage_of):
     record = usage_of(exchange(request(chat_url(), CHAT_BODY), json_response(200, body)))
     assert record["usage_source"] == "reported"
     assert (record["cached_tokens"], record["reasoning_tokens"]) == (5, 3)
+
+
+def test_a_header_whose_name_suggests_a_secret_is_never_recorded_as_a_tag(usage_of):
+    """Even when configured as a tag header, a name containing authorization, key, secret, token, password, cookie or
+    signature is skipped: credentials never reach the usage record."""
+    secret_names = [
+        "Authorization",
+        "x-api-key",
+        "x-client-secret",
+        "x-id-token",
+        "x-password",
+        "Cookie",
+        "x-signature",
+    ]
+    headers = {name: [f"s3cr3t-{i}"] for i, name in enumerate(secret_names)} | {"x-team": ["alpha"]}
+    record = usage_of(
+        exchange(request(chat_url(), CHAT_BODY, headers), json_response(200, CHAT_COMPLETION)),
+        tag_headers=",".join([*secret_names, "x-team"]),
+    )
+    assert record["tags"] == {"team": "alpha"}

@@ -60,8 +60,13 @@ def test_allocation_adds_up_to_the_day_cost_exactly_and_ties_break_the_same_way_
 
 def test_allocate_refuses_shares_without_tokens():
     """A day cost cannot be shared among no tokens (the idle day is handled apart)."""
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^allocate needs at least one share with tokens$"):
         allocate(Decimal(1), [Share(1, 0)])
+
+
+def test_a_single_token_takes_the_whole_day_cost():
+    """One request of one token on a provisioned deployment is charged the whole day's cost."""
+    assert allocate(Decimal(480), [Share(7, 1)]) == {7: Decimal(480)}
 
 
 def test_a_ptu_period_is_in_force_from_its_first_day_until_the_day_before_effective_to(tmp_path: Path):
@@ -123,3 +128,14 @@ def test_no_ptu_config_means_no_provisioned_deployments(tmp_path: Path):
     assert load_ptu_config(None).in_force(date(2026, 11, 1)) == {}
     with pytest.raises(PtuConfigError, match="does not exist"):
         load_ptu_config(tmp_path / "missing.json")
+
+
+def test_a_bad_ptu_config_file_is_named_in_the_error(tmp_path: Path):
+    """The refusal names the file it read (the operator fixes that file), and a UTF-8 BOM is not an error."""
+    path = tmp_path / "ptu.json"
+    path.write_text('{"provisioned": [{"deployment": "d"}]}')
+    with pytest.raises(PtuConfigError) as caught:
+        load_ptu_config(path)
+    assert str(caught.value).startswith(f"{path}: ")
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"provisioned": [period()]}).encode())
+    assert list(load_ptu_config(path).in_force(date(2026, 11, 2))) == ["gpt-4.1-ptu"]

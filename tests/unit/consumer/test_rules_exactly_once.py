@@ -273,3 +273,33 @@ def test_an_unreadable_flush_state_error_quotes_at_most_200_bytes_of_it():
     with pytest.raises(CheckpointStoreError) as caught:
         FlushState.from_json(data)
     assert repr(data[:200]) in str(caught.value)
+
+
+def test_finished_records_round_trip_through_the_flush_state():
+    """The straddling records a flush state carries come back exactly: id, kind and both sequence numbers."""
+    from consumer.checkpoint_rule import FinishedRecord
+
+    state = FlushState(7, None, (FinishedRecord("r-1", "usage", 3, 9), FinishedRecord("r-2", "body", 5, 6)))
+    assert FlushState.from_json(state.to_json()) == state
+    assert FlushState.from_json(b'{"flushed_through":7,"finished":[["r","usage",3,9]]}').finished == (
+        FinishedRecord("r", "usage", 3, 9),
+    )
+
+
+@pytest.mark.parametrize(
+    ("entry", "says"),
+    [
+        ('"abcd"', "is not [record_id, kind, first, last]"),
+        ('["r", "usage", 3]', "is not [record_id, kind, first, last]"),
+        ('[1, "usage", 3, 9]', "is not [record_id, kind, first, last]"),
+        ('["r", 2, 3, 9]', "is not [record_id, kind, first, last]"),
+        ('["r", "usage", "3", 9]', "'3' is not an integer"),
+        ('["r", "usage", 3, 9.0]', "9.0 is not an integer"),
+    ],
+)
+def test_a_malformed_finished_record_makes_the_flush_state_unreadable(entry: str, says: str):
+    """Each finished record is exactly [record_id: str, kind: str, first: int, last: int]; anything else is an
+    unreadable flush state that says what is wrong, never a record with a guessed field."""
+    with pytest.raises(CheckpointStoreError, match="unreadable flush state") as caught:
+        FlushState.from_json(f'{{"flushed_through": 1, "finished": [{entry}]}}'.encode())
+    assert says in str(caught.value)

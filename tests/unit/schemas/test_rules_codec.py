@@ -34,7 +34,7 @@ def test_max_chunks_must_be_at_least_one():
 
 def test_emitted_at_must_be_timezone_aware():
     """A naive time has no defined instant: refused, never guessed as local or UTC."""
-    with pytest.raises(EncodeError, match="emitted_at must be timezone-aware"):
+    with pytest.raises(EncodeError, match=r"^emitted_at must be timezone-aware$"):
         format_emitted_at(datetime(2026, 1, 1))
 
 
