@@ -77,6 +77,7 @@ def test_config_push_checks_and_uploads_the_budgets_file(invoke, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text(BUDGETS + "b,team=b,month,abc,USD,,,,,\n")
     args = ["config", "push", "--config-url", str(target), "--deployments", env["CHARGEBACK_DEPLOYMENTS_CONFIG"]]
+    args += ["--teams", env["CHARGEBACK_TEAMS_CONFIG"]]
     result = invoke([*args, "--budgets", str(bad)], env)
     assert result.exit_code == 3 and "row 3, column amount" in result.output
     assert not (target / "budgets.csv").exists()
