@@ -1,4 +1,5 @@
-"""`chargeback aggregate | prices import | export focus | sql | report | compact | retention apply | nightly`."""
+"""`chargeback aggregate | reconcile | prices import | export focus | sql | report | compact | retention apply |
+nightly`."""
 
 from __future__ import annotations
 
@@ -64,6 +65,28 @@ def register(app: typer.Typer) -> None:
         with _progress() as progress:
             for line in aggregate_job(location, settings, days, progress=progress):
                 typer.echo(line)
+
+    @app.command("reconcile")
+    def reconcile(
+        day: str | None = typer.Option(None, "--date", help="One UTC day, YYYY-MM-DD."),
+        start: str | None = typer.Option(None, "--from", help="First day of a range (with --to)."),
+        end: str | None = typer.Option(None, "--to", help="Last day of a range, inclusive."),
+        lake: str | None = LAKE_OPTION,
+    ) -> None:
+        """Compare usage with the LLM logs per day x deployment into `reconciliation`; replaces exactly those days.
+
+        Exit 6 when a day x deployment's share of calls whose tokens differ is over
+        CHARGEBACK_RECONCILE_MAX_DIVERGENCE. Without an llm_log table: nothing written, exit 0.
+        """
+        from aggregator.dates import resolve_days
+        from aggregator.reconcile import check_divergence, reconcile_days
+
+        settings = _settings()
+        days = resolve_days(day, start, end, settings.late_data_days)
+        result = reconcile_days(_lake(settings, lake), days, settings.late_data_days)
+        for line in result.lines:
+            typer.echo(line)
+        check_divergence(result.tables, settings.reconcile_max_divergence)
 
     prices = typer.Typer(help="The price sheet.", no_args_is_help=True)
 
@@ -253,14 +276,16 @@ def register(app: typer.Typer) -> None:
         ),
         ptu: Path | None = typer.Option(None, "--ptu", help="PTU config (JSON) -> CHARGEBACK_PTU_CONFIG."),
         budgets: Path | None = typer.Option(None, "--budgets", help="Budgets (CSV) -> CHARGEBACK_BUDGETS_CONFIG."),
+        teams: Path | None = typer.Option(None, "--teams", help="Teams map (CSV) -> CHARGEBACK_TEAMS_CONFIG."),
         config_url: str | None = typer.Option(
             None, "--config-url", help="The config container; default $CHARGEBACK_CONFIG_URL (an azd output)."
         ),
     ) -> None:
         """Check the configuration files and upload them where the nightly job reads them; print the settings.
 
-        Files not given are kept; missing ones get the shipped price sheet and "no PTU"; the deployments map is
-        required once. Uses DefaultAzureCredential (az login) on Azure, the connection string on an emulator.
+        Files not given are kept; missing ones get the shipped price sheet, "no PTU" and "no budgets"; the
+        deployments map and the teams map are required once. Uses DefaultAzureCredential (az login) on Azure, the
+        connection string on an emulator.
         """
         from aggregator.config_push import push
 
@@ -270,6 +295,7 @@ def register(app: typer.Typer) -> None:
             "CHARGEBACK_DEPLOYMENTS_CONFIG": deployments,
             "CHARGEBACK_PTU_CONFIG": ptu,
             "CHARGEBACK_BUDGETS_CONFIG": budgets,
+            "CHARGEBACK_TEAMS_CONFIG": teams,
         }
         for item in push(config_url or settings.config_url, given, connection_string=settings.storage_connection):
             note = {"uploaded": "uploaded", "kept": "already there, kept", "default": "none given: shipped default"}

@@ -5,8 +5,9 @@ name in the storage account's `config` container (`CONFIG_FILES` below holds the
 with the Bicep). `push` checks every given file with the parser the job uses, so a malformed file never reaches
 Azure, uploads it (DefaultAzureCredential on Azure, the connection string on an emulator) and prints the settings
 as `NAME=URL` lines. A file not given is left as it is; if it is not there yet, the price sheet and the PTU config
-get their shipped defaults (the shipped sheet; no provisioned deployments) and the deployments map is required,
-because pricing with the shipped example map is silently wrong.
+get their shipped defaults (the shipped sheet; no provisioned deployments; no budgets) and the deployments map and
+the teams map are required, because pricing with the shipped example map, or billing every call to no team, is
+silently wrong.
 
 Adding a configuration file (teams map, budgets): append a `ConfigSetting` and wire the same blob name in
 infra/modules/container-apps.bicep (`configFileEnv`).
@@ -43,6 +44,12 @@ def _check_ptu(text: str, where: str) -> object:
     return parse_ptu_config(text, where)
 
 
+def _check_teams(text: str, where: str) -> object:
+    from aggregator.teams import parse_teams
+
+    return parse_teams(text, where)
+
+
 def _check_budgets(text: str, where: str) -> object:
     from finops.budgets_file import parse_budgets
 
@@ -76,6 +83,7 @@ CONFIG_FILES: tuple[ConfigSetting, ...] = (
         "CHARGEBACK_DEPLOYMENTS_CONFIG", "deployments.csv", "--deployments", "deployments map", _check_deployments
     ),
     ConfigSetting("CHARGEBACK_PTU_CONFIG", "ptu.json", "--ptu", "PTU config", _check_ptu, lambda: NO_PTU),
+    ConfigSetting("CHARGEBACK_TEAMS_CONFIG", "teams.csv", "--teams", "teams map", _check_teams),
     ConfigSetting(
         "CHARGEBACK_BUDGETS_CONFIG", "budgets.csv", "--budgets", "budgets file", _check_budgets, lambda: NO_BUDGETS
     ),

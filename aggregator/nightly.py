@@ -80,6 +80,15 @@ def _retention(ctx: NightlyContext) -> list[str]:
     return retention_job(ctx.location, ctx.settings)
 
 
+def _reconcile(ctx: NightlyContext) -> list[str]:
+    from aggregator.dates import default_days
+    from aggregator.reconcile import reconcile_job
+
+    days = default_days(ctx.settings.late_data_days)
+    s = ctx.settings
+    return reconcile_job(ctx.location, days, s.late_data_days, s.reconcile_max_divergence)
+
+
 def _budgets(ctx: NightlyContext) -> list[str]:
     from finops.nightly import budgets_step
 
@@ -119,6 +128,12 @@ STEPS: list[Step] = [
         "retention",
         _retention,
         "delete bodies and dead letters past their retention (`chargeback retention apply`)",
+    ),
+    Step(
+        "reconcile",
+        _reconcile,
+        "compare usage with the LLM logs for the aggregated days (`chargeback reconcile`)",
+        needs=("aggregate",),
     ),
     Step(
         "budgets",

@@ -33,6 +33,9 @@ class AggregatorSettings(StageSettings):
     """`compact` without --date: closed days (yesterday back) checked for files to merge."""
     payload_retention_days: int = Field(default=30, ge=1)
     dead_letter_retention_days: int = Field(default=90, ge=1)
+    reconcile_max_divergence: float = Field(default=0.01, ge=0, le=1)
+    """`reconcile`: share of the calls in both usage sources whose tokens differ, per day x deployment, above which
+    the command (and the nightly step) exits with the data-check code."""
     team_tag: str = "team"
     """Which usage tag a caller of a *shared* subscription uses to name one of its listed teams
     (aggregator/teams.py)."""

@@ -7,6 +7,7 @@
 | `payloads`, `dead_letters` | the other stream tables |
 | `chargeback_daily`, `chargeback_monthly`, `unpriced`, `unmapped`, `ptu_allocation` | the roll-ups (`aggregate`) |
 | `prices` | the price sheet in use (per 1M tokens) |
+| `reconciliation` | usage against the LLM logs per day x deployment (`chargeback reconcile`, aggregator/reconcile.py) |
 | `aggregation_runs` | one row per `chargeback aggregate` run: days, config files (location, sha256), row counts |
 | `budget_status`, `alerts`, `budget_actions`, `notifications` | FinOps tables (finops/, schemas/finops.py) |
 
@@ -22,6 +23,7 @@ import pyarrow as pa
 from aggregator.config_files import load_prices
 from aggregator.db import connect
 from aggregator.lakeio import STREAM_PARTITIONING, derived_dataset, stream_dataset, table_exists
+from aggregator.reconcile import RECONCILIATION_SCHEMA
 from aggregator.runs import RUNS_TABLE, runs_dataset
 from aggregator.settings import AggregatorSettings
 from aggregator.tables import DERIVED_TABLES, derived_schemas
@@ -40,6 +42,7 @@ VIEWS = (
     "unmapped",
     "ptu_allocation",
     "prices",
+    "reconciliation",
     RUNS_TABLE,
     *FINOPS_TABLES,
 )
@@ -73,6 +76,7 @@ def lake_sources(location: LakeLocation, settings: AggregatorSettings) -> dict[s
     sources[RUNS_TABLE] = runs_dataset(location)
     for table, (_key, schema) in FINOPS_TABLES.items():
         sources[table] = derived_dataset(location, table, schema)
+    sources["reconciliation"] = derived_dataset(location, "reconciliation", RECONCILIATION_SCHEMA)
     sources["prices"] = load_prices(settings)
     return sources
 

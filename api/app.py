@@ -8,6 +8,7 @@ until `chargeback aggregate` writes again.
 import csv
 import hashlib
 import io
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Res
 from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
+from aggregator.csvsafe import neutralise
 from aggregator.focus import focus_rows, write_focus
 from api import queries, records
 from api.auth import Authenticator, Forbidden, Principal, Unauthenticated
@@ -58,8 +60,6 @@ def create_app(
     lake: LakeReader,
     location: LakeLocation,
     authenticator: Authenticator,
-    *,
-    team_tag: str = "team",
 ) -> FastAPI:
     app = FastAPI(
         title="apim-chargeback read API",
@@ -277,9 +277,7 @@ def create_app(
                 position = queries.decode_cursor(after)
             except ValueError:
                 raise HTTPException(422, "`after` is not a cursor this API issued") from None
-        team_scope(where, who, column="element_at(tags, $team_tag)[1]")
-        if not who.all_teams:
-            where.params["team_tag"] = team_tag
+        records_need_all_teams(who)
         with lake.cursor() as (cursor, snapshot):
             raw = records.page(cursor, location, start=start, end=end, where=where, after=position, limit=limit)
         more = len(raw) > limit
@@ -292,11 +290,9 @@ def create_app(
 
     @app.get(f"{API}/usage/records/{{record_id}}", tags=["usage"], summary="One usage record by its id")
     def usage_record(request: Request, who: Caller, record_id: str) -> Response:
+        records_need_all_teams(who)
         where = Where()
         where.add("record_id = $record_id", record_id=record_id)
-        team_scope(where, who, column="element_at(tags, $team_tag)[1]")
-        if not who.all_teams:
-            where.params["team_tag"] = team_tag
         with lake.cursor() as (cursor, snapshot):
             rows = rows_of(cursor, queries.records_sql(where, 1), where.params)
         if not rows:
@@ -381,10 +377,31 @@ def create_app(
     return app
 
 
+def records_need_all_teams(who: Principal) -> None:
+    """Raw records are for `Chargeback.Read.All`: the team a record is billed to is decided by the teams map
+    (subscription and product, and a shared subscription's tag), not by anything a record carries alone, so a
+    team-scoped caller reads its team through the roll-ups, never through records another team's caller shaped."""
+    if not who.all_teams:
+        raise HTTPException(
+            403, "usage records need the Chargeback.Read.All role; team-scoped tokens read the roll-ups"
+        )
+
+
 def _alert_scope(where: Where, who: Principal) -> None:
     """A team-scoped caller sees the alerts raised on its teams (`scope` = `team=<name>`)."""
     if not who.all_teams:
         where.add("scope IN (SELECT 'team=' || t FROM unnest($scope_teams) AS u(t))", scope_teams=sorted(who.teams))
+
+
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def _cell(value: object) -> object:
+    """A CSV cell for people: text that starts like a spreadsheet formula gets the quote of aggregator/csvsafe.py;
+    money and counts (decimal strings, even negative) stay numbers."""
+    if isinstance(value, str) and not _NUMBER.fullmatch(value):
+        return neutralise(value)
+    return value
 
 
 def _csv(rows: list[dict]) -> str:
@@ -392,5 +409,5 @@ def _csv(rows: list[dict]) -> str:
     if rows:
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({name: _cell(value) for name, value in row.items()} for row in rows)
     return buffer.getvalue()

@@ -56,6 +56,21 @@ def finished_records(outputs: Sequence[Output]) -> list[FinishedRecord]:
     return found
 
 
+def watermark_before(watermark: int | None, partition: str, later: Sequence[Sequence[Output]]) -> int | None:
+    """The decoder's low watermark as it was before the events that produced `later`, given `watermark` now:
+    every record pending then is either pending now or was completed or dead-lettered since, with its first chunk
+    in that output."""
+    for produced in later:
+        for item in produced:
+            if isinstance(item, CompletedRecord):
+                where, seq = item.first.partition, item.first.sequence_number
+            else:
+                where, seq = item.partition, item.sequence_number
+            if where == partition and (watermark is None or seq < watermark):
+                watermark = seq
+    return watermark
+
+
 class CheckpointRule:
     """One partition's checkpoint decisions. Feed it what was read (`read`), what finished (`finish`), ask it
     where to checkpoint (`target`), tell it what was committed (`commit`)."""
@@ -112,6 +127,11 @@ class CheckpointRule:
         behind = -1 if self.committed is None else self.committed
         kept = [record for at, record in self._finished if at <= flushed and record.last > behind]
         return tuple(kept[-MAX_FINISHED:])
+
+    def adopt(self, finished: Iterable[FinishedRecord]) -> None:
+        """Another owner's flush state was adopted: carry its straddling records on as well."""
+        known = {record for _, record in self._finished}
+        self._finished[:0] = [(-1, record) for record in finished if record not in known]
 
     def reset(self) -> None:
         self._predecessor.clear()

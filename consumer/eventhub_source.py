@@ -9,6 +9,7 @@ checkpointed before its ownership is released.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -86,6 +87,7 @@ class EventHubSource:
         self._contexts: dict[str, PartitionContext] = {}
         self._sink: PartitionSink | None = None
         self.owned: set[str] = set()
+        self._owned_changed = asyncio.Event()
         self.started = asyncio.Event()
         """Set when the first partition is opened."""
         self.reachable = asyncio.Event()
@@ -141,6 +143,7 @@ class EventHubSource:
         start = await self._start_position(context)
         await self._sink.open_partition(context.partition_id, start)
         self.owned.add(context.partition_id)
+        self._owned_changed.set()  # poll its last enqueued event now: until then its lag is unknown
         self.started.set()
 
     async def _on_batch(self, context: PartitionContext, events: Sequence[EventData]) -> None:
@@ -172,13 +175,16 @@ class EventHubSource:
         attach, and the SDK decode, a delivery-annotations map on each event, about 8% of the consumer's
         throughput (bench/README.md, "consumer")."""
         while True:
+            self._owned_changed.clear()
             for partition in sorted(self.owned):
                 try:
                     props = await client.get_partition_properties(partition)
                     self.stats.last_enqueued_sequence[partition] = int(props["last_enqueued_sequence_number"])
                 except Exception as exc:  # a metric: never let it stop the consumer
                     log.warning("lag_poll_failed", partition=partition, error=describe(exc))
-            await asyncio.sleep(self.settings.lag_poll_seconds)
+            # Every `lag_poll_seconds`, and at once when a partition opens (`--until-idle` waits for its figure).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._owned_changed.wait(), timeout=self.settings.lag_poll_seconds)
 
     async def check_hub(self, client: EventHubConsumerClient) -> list[str]:
         """Read the hub's properties once before receiving: a hub that cannot be reached, does not exist or refuses

@@ -45,6 +45,15 @@ class FlushState:
             raise CheckpointStoreError(f"unreadable flush state {data[:200]!r}: {exc}") from exc
 
 
+def moved_on(ours: FlushState, stored: FlushState) -> bool:
+    """Has another owner flushed this partition further than we did, or announced a cut from where we stand?
+    Then its state is adopted (we cut where it cut, and drop what it wrote)."""
+    mine, theirs = ours.flushed_through, stored.flushed_through
+    ahead = theirs is not None and (mine is None or theirs > mine)
+    announced = theirs == mine and stored.pending_through is not None
+    return ahead or announced
+
+
 def _finished(item: object) -> FinishedRecord:
     if not isinstance(item, list) or len(item) != 4:
         raise TypeError(f"{item!r} is not [record_id, kind, first, last]")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 from opentelemetry import metrics
@@ -42,11 +42,12 @@ class ConsumerStats:
         processed = self.processed_sequence
         return {p: max(0, last - processed[p]) for p, last in self.last_enqueued_sequence.items() if p in processed}
 
-    def caught_up(self) -> bool:
+    def caught_up(self, idle: Collection[str] = ()) -> bool:
         """Every opened partition's last enqueued event is known and processed. A partition whose last enqueued
-        sequence number has not been read from the hub yet is not caught up: its lag is unknown, not zero."""
+        sequence number is not known (not polled yet, or the poll fails) is caught up only if it is in `idle`
+        (the source found nothing more to deliver for it): its lag is unknown, not zero."""
         processed, last = self.processed_sequence, self.last_enqueued_sequence
-        return all(p in last and processed[p] >= last[p] for p in processed)
+        return all(processed[p] >= last[p] if p in last else p in idle for p in processed)
 
     def snapshot(self) -> dict[str, object]:
         return {

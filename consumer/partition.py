@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from common.logs import get_logger
 from common.redact import describe
-from consumer.checkpoint_rule import CheckpointRule
-from consumer.flush_state import FlushState, FlushStateStore
+from consumer.checkpoint_rule import CheckpointRule, watermark_before
+from consumer.flush_state import FlushState, FlushStateStore, moved_on
 from consumer.lake_writer import LakeWriter, file_stem
 from consumer.metrics import ConsumerMetrics
 from consumer.outputs import Batch, Output
@@ -27,7 +27,7 @@ from consumer.retry import retry_async_forever
 from consumer.rotation import RotationPolicy
 from consumer.rows import Hour, TableSource, UsageConverter, dead_letter_sources, payload_sources
 from consumer.sources import Decoder, Position, SourceEvent
-from schemas.reassembler import CompletedRecord, EventMeta
+from schemas.reassembler import EventMeta
 
 log = get_logger("consumer.partition")
 Checkpointer = Callable[[str, Position], Awaitable[None]]
@@ -153,18 +153,7 @@ class PartitionProcessor:
             self.deps.metrics.record_events(self.partition, len(events), events[-1].sequence_number)
 
     def _watermark_before(self, later: Sequence[list[Output]]) -> int | None:
-        """The decoder's low watermark as it was before the events that produced `later`: every record pending
-        then is either pending now or was completed or dead-lettered since, with its first chunk in that output."""
-        watermark = self.deps.decoder.low_watermark(self.partition)
-        for produced in later:
-            for item in produced:
-                if isinstance(item, CompletedRecord):
-                    partition, seq = item.first.partition, item.first.sequence_number
-                else:
-                    partition, seq = item.partition, item.sequence_number
-                if partition == self.partition and (watermark is None or seq < watermark):
-                    watermark = seq
-        return watermark
+        return watermark_before(self.deps.decoder.low_watermark(self.partition), self.partition, later)
 
     async def flush(self) -> None:
         """Write what the batch holds, then checkpoint at the watermark."""
@@ -223,9 +212,7 @@ class PartitionProcessor:
         if stored == self.state:
             return
         ours, theirs = self.state.flushed_through, stored.flushed_through
-        ahead = theirs is not None and (ours is None or theirs > ours)
-        announced = theirs == ours and stored.pending_through is not None
-        if ahead or announced:
+        if moved_on(self.state, stored):
             log.warning(
                 "flush_state_moved",
                 partition=self.partition,
@@ -235,6 +222,7 @@ class PartitionProcessor:
             )
             if theirs is not None:
                 _, self.batch = self.batch.split(theirs)
+            self.rule.adopt(stored.finished)
             self.state = stored
 
     async def _write(self, batch: Batch) -> None:

@@ -82,6 +82,19 @@ param ptuConfigBlob string = 'ptu.json'
 @description('Budgets file in the config container (`chargeback config push --budgets`); empty: no budgets.')
 param budgetsConfigBlob string = 'budgets.csv'
 
+@description('Teams map in the config container (`chargeback config push --teams`): who is billed for each APIM subscription/product.')
+param teamsConfigBlob string = 'teams.csv'
+
+@description('Exchange rates in the config container (CHARGEBACK_FX_RATES); empty: one currency per report.')
+param fxRatesBlob string = ''
+
+@description('Tag keys that become roll-up dimensions (comma-separated); empty: none.')
+param tagDimensions string = ''
+
+@minValue(1)
+@description('Per day and tag dimension, the most requested values kept; the rest become (other).')
+param tagMaxValues int = 100
+
 @allowed([
   'dry-run'
   'enforce'
@@ -342,6 +355,10 @@ module containerApps 'modules/container-apps.bicep' = {
     deploymentsConfigBlob: deploymentsConfigBlob
     ptuConfigBlob: ptuConfigBlob
     budgetsConfigBlob: budgetsConfigBlob
+    teamsConfigBlob: teamsConfigBlob
+    fxRatesBlob: fxRatesBlob
+    tagDimensions: tagDimensions
+    tagMaxValues: tagMaxValues
     enforcement: enforcement
     apimSubscriptionId: subscription().subscriptionId
     apimResourceGroup: apimResourceGroupName

@@ -23,8 +23,9 @@ def table_root(location: Location, table: str) -> str:
 
 
 def partition_dir(location: Location, table: str, moment: datetime) -> str:
-    """The Hive directory of a stream table's hour."""
-    return location.path(table, f"event_date={moment:%Y-%m-%d}", f"event_hour={moment:%H}")
+    """The Hive directory of a stream table's hour. The year is always four digits (`%Y` gives `2` for year 2 on
+    glibc, and one such directory turns DuckDB's `event_date` into text for the whole lake)."""
+    return location.path(table, f"event_date={moment.year:04d}-{moment:%m-%d}", f"event_hour={moment:%H}")
 
 
 __all__ = ["STREAM_TABLES", "LakeLocation", "open_location", "partition_dir", "table_root"]

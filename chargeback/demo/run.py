@@ -284,7 +284,7 @@ def run_demo(out: Path, *, calls: int, month: date, console: Console | None = No
         console.print(f'  chargeback sql --lake {lake_arg} "{query}"', soft_wrap=True, highlight=False)
     console.print(
         "\nServe it (read-only API and dashboard on this machine; paste $CHARGEBACK_API_KEY into the page):\n"
-        '  export CHARGEBACK_API_AUTH=api_key CHARGEBACK_API_KEY="$(python3 -c \'import secrets; '
+        "  export CHARGEBACK_API_AUTH=api_key CHARGEBACK_API_KEY=\"$(python3 -c 'import secrets; "
         "print(secrets.token_hex(16))')\"\n"
         f"  chargeback serve --lake {lake_arg}   # then open http://127.0.0.1:8000/ (API: /api/v1, docs: /api/v1/docs)",
         soft_wrap=True,

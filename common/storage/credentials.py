@@ -23,6 +23,7 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
+from pydantic import SecretStr
 
 from common.redact import redact
 from common.storage.connection import CONNECTION_STRING_VARIABLE, StorageSecret, storage_secret
@@ -36,8 +37,10 @@ CLIENT_OPTIONS: dict[str, Any] = {"connection_timeout": 10, "read_timeout": 60}
 """A command should answer in seconds: the storage SDK's default retry waits 15 s, then 45 s more."""
 
 
-def resolve_secret(url: StorageUrl, connection_string: str | None) -> StorageSecret | None:
+def resolve_secret(url: StorageUrl, connection_string: str | SecretStr | None) -> StorageSecret | None:
     """The emulator's key or SAS for `url` (None for Azure and local paths); the connection-string rules."""
+    if isinstance(connection_string, SecretStr):
+        connection_string = connection_string.get_secret_value()
     connection_string = (connection_string or "").strip() or None
     if url.kind is StorageKind.LOCAL:
         return None

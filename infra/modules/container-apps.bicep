@@ -54,6 +54,19 @@ param ptuConfigBlob string
 @description('Budgets file in the config container (CHARGEBACK_BUDGETS_CONFIG); empty: no budget steps.')
 param budgetsConfigBlob string = ''
 
+@description('Teams map blob in the config container (CHARGEBACK_TEAMS_CONFIG); empty: every call is billed to no team.')
+param teamsConfigBlob string = ''
+
+@description('Exchange rates blob in the config container (CHARGEBACK_FX_RATES); empty: one currency per report.')
+param fxRatesBlob string = ''
+
+@description('Tag keys that become roll-up dimensions (CHARGEBACK_TAG_DIMENSIONS, comma-separated); empty: none.')
+param tagDimensions string = ''
+
+@minValue(1)
+@description('Per day and dimension, the most requested tag values kept (CHARGEBACK_TAG_MAX_VALUES).')
+param tagMaxValues int = 100
+
 @allowed([
   'dry-run'
   'enforce'
@@ -196,7 +209,31 @@ var budgetsConfigEnv = empty(budgetsConfigBlob) ? [] : [
     value: '${configUrl}/${budgetsConfigBlob}'
   }
 ]
-var configFileEnv = concat(priceSheetEnv, deploymentsConfigEnv, ptuConfigEnv, budgetsConfigEnv)
+var teamsConfigEnv = empty(teamsConfigBlob) ? [] : [
+  {
+    name: 'CHARGEBACK_TEAMS_CONFIG'
+    value: '${configUrl}/${teamsConfigBlob}'
+  }
+]
+var fxRatesEnv = empty(fxRatesBlob) ? [] : [
+  {
+    name: 'CHARGEBACK_FX_RATES'
+    value: '${configUrl}/${fxRatesBlob}'
+  }
+]
+var tagDimensionsEnv = empty(tagDimensions) ? [] : [
+  {
+    name: 'CHARGEBACK_TAG_DIMENSIONS'
+    value: tagDimensions
+  }
+]
+var billingEnv = concat(teamsConfigEnv, fxRatesEnv, tagDimensionsEnv, [
+  {
+    name: 'CHARGEBACK_TAG_MAX_VALUES'
+    value: string(tagMaxValues)
+  }
+])
+var configFileEnv = concat(priceSheetEnv, deploymentsConfigEnv, ptuConfigEnv, budgetsConfigEnv, billingEnv)
 // Budgets, alerts, notifications and enforcement (finops/): the steps of `chargeback nightly` after the roll-up.
 var finopsEnv = [
   {

@@ -51,11 +51,11 @@ def test_config_files_from_blob_price_the_month_and_are_recorded(azurite):
 
     query = "SELECT team, sum(total_cost) AS cost FROM chargeback_daily WHERE date = ? GROUP BY team"
     rows = invoke(["sql", query.replace("?", f"'{hc.DAY_A}'"), "--format", "json"], env)
-    costs = {r["team"]: Decimal(r["cost"]) for r in json.loads(rows.output) if r["cost"] is not None}
+    costs = {r["team"]: Decimal(r["cost"]) for r in json.loads(rows.stdout) if r["cost"] is not None}
     assert costs["a"] == hc.TEAM_DAY_COST[(hc.DAY_A, "a")], "priced with the sheet and teams map read from Blob"
 
     runs = invoke(["sql", "SELECT * FROM aggregation_runs ORDER BY started_at", "--format", "json"], env)
-    first, second = json.loads(runs.output)
+    first, second = json.loads(runs.stdout)
     assert first["price_sheet_location"] == urls["prices.csv"]
     assert first["price_sheet_sha256"] == hashlib.sha256(SHEET.encode()).hexdigest()
     assert {f["location"] for f in second["config_files"]} == set(urls.values())

@@ -30,6 +30,7 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
+from aggregator.config_push import CONFIG_FILES
 from schemas.codec import encode
 from tests.integration.consumer.sending import send
 from tests.support.bicep_eval import Evaluator, Runtime
@@ -54,6 +55,7 @@ gpt-4.1,global,*,USD,1M tokens,3.00,0.75,11.00,,,,deployed-commands test
 """
 DEPLOYMENTS = "deployment,deployment_type,region\ngpt-4.1,global,\n"
 PTU = '{"provisioned": []}\n'
+TEAMS = "product_id,team\nai-standard,alpha\n"
 
 
 def _deployed(azurite, **params: str) -> Evaluator:
@@ -202,8 +204,6 @@ def test_every_setting_the_bicep_sets_is_read_and_every_config_file_is_wired(azu
     _, required = settings_env_names(ConsumerSettings)
     assert required <= set(app.env), f"consumer: required {sorted(required - set(app.env))} not set by the Bicep"
 
-    from aggregator.config_push import CONFIG_FILES
-
     config_url = deployed.main_output("CHARGEBACK_CONFIG_URL")
     for setting in CONFIG_FILES:
         assert job.env.get(setting.variable) == f"{config_url}/{setting.blob}", (
@@ -263,7 +263,8 @@ def test_the_deployed_app_and_nightly_job_run_against_the_emulators(azurite, tmp
     assert _usage_files(job.env["CHARGEBACK_LAKE_URL"], azurite.connection_string) == (1, RECORDS)
 
     # --- `chargeback config push`, aimed by the Bicep's own output, prints exactly the job's settings
-    for name, text in (("prices.csv", PRICES), ("deployments.csv", DEPLOYMENTS), ("ptu.json", PTU)):
+    files = (("prices.csv", PRICES), ("deployments.csv", DEPLOYMENTS), ("ptu.json", PTU), ("teams.csv", TEAMS))
+    for name, text in files:
         (tmp_path / name).write_text(text)
     push_env = _emulated({"CHARGEBACK_CONFIG_URL": deployed.main_output("CHARGEBACK_CONFIG_URL")}, azurite, hub)
     pushed = _run(
@@ -277,12 +278,14 @@ def test_the_deployed_app_and_nightly_job_run_against_the_emulators(azurite, tmp
             str(tmp_path / "deployments.csv"),
             "--ptu",
             str(tmp_path / "ptu.json"),
+            "--teams",
+            str(tmp_path / "teams.csv"),
         ],
         push_env,
     )
     assert pushed.returncode == 0, pushed.stderr
     printed = dict(line.split("=", 1) for line in pushed.stdout.splitlines())
-    assert printed == {k: job.env[k] for k in printed} and len(printed) == 3
+    assert printed == {k: job.env[k] for k in printed} and len(printed) == len(CONFIG_FILES)
 
     # --- the nightly job, exactly as the Bicep runs it
     night = _run(job.argv, job_env)

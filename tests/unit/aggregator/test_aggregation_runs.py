@@ -16,13 +16,13 @@ def _runs(env: dict[str, str]) -> list[dict]:
     query = "SELECT * EXCLUDE (started_at, finished_at, run_date) FROM aggregation_runs ORDER BY started_at"
     result = invoke(["sql", query, "--format", "json"], env)
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)
 
 
 def test_a_run_records_its_days_config_digests_and_row_counts(aggregated_lake):
     (run,) = _runs(aggregated_lake.env)
     daily = invoke(["sql", "SELECT count(*) AS n FROM chargeback_daily", "--format", "json"], aggregated_lake.env)
-    assert run["chargeback_daily_rows"] == json.loads(daily.output)[0]["n"] > 0
+    assert run["chargeback_daily_rows"] == json.loads(daily.stdout)[0]["n"] > 0
     assert run["days"] == [hc.DAY_A.isoformat(), hc.DAY_B.isoformat()] and run["months"] == ["2026-11"]
     config = aggregated_lake.root.parent / "config"
     assert run["price_sheet_location"] == str(config / "prices.csv")
@@ -51,4 +51,4 @@ def test_a_lake_never_aggregated_has_an_empty_runs_view(tmp_path):
     lake.mkdir()
     result = invoke(["sql", "SELECT count(*) AS n FROM aggregation_runs", "--format", "json", "--lake", str(lake)])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == [{"n": 0}]
+    assert json.loads(result.stdout) == [{"n": 0}]

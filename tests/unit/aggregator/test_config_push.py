@@ -10,6 +10,7 @@ from aggregator.settings import SHIPPED_PRICE_SHEET
 from chargeback.cli import app
 
 DEPLOYMENTS = "deployment,deployment_type,region\ngpt-4.1,global,\n"
+TEAMS = "subscription_id,team\nsub-1,alpha\n"
 
 
 def _push(args: list[str], config, **env: str):
@@ -25,14 +26,25 @@ def test_first_push_needs_the_deployments_map_and_writes_nothing_without_it(tmp_
     assert not config.exists() or list(config.iterdir()) == []
 
 
-def test_push_uploads_given_files_fills_defaults_and_prints_the_settings(tmp_path):
+def test_first_push_needs_the_teams_map_too(tmp_path):
+    """Billing every call to no team is as silently wrong as pricing with the example deployments map."""
     config = tmp_path / "config"
     (tmp_path / "d.csv").write_text(DEPLOYMENTS)
     result = _push(["--deployments", str(tmp_path / "d.csv")], config)
+    assert result.exit_code == 3 and "CHARGEBACK_TEAMS_CONFIG" in result.output and "--teams" in result.output
+    assert not (config / "deployments.csv").exists()
+
+
+def test_push_uploads_given_files_fills_defaults_and_prints_the_settings(tmp_path):
+    config = tmp_path / "config"
+    (tmp_path / "d.csv").write_text(DEPLOYMENTS)
+    (tmp_path / "t.csv").write_text(TEAMS)
+    result = _push(["--deployments", str(tmp_path / "d.csv"), "--teams", str(tmp_path / "t.csv")], config)
     assert result.exit_code == 0, result.output
     assert (config / "deployments.csv").read_text() == DEPLOYMENTS
     assert (config / "prices.csv").read_bytes() == SHIPPED_PRICE_SHEET.read_bytes()
     assert (config / "ptu.json").read_bytes() == NO_PTU
+    assert (config / "teams.csv").read_text() == TEAMS
     printed = [line for line in result.stdout.splitlines() if "=" in line and line.startswith("CHARGEBACK_")]
     assert printed == [f"{s.variable}={config / s.blob}" for s in CONFIG_FILES]
 
@@ -48,8 +60,10 @@ def test_push_uploads_given_files_fills_defaults_and_prints_the_settings(tmp_pat
 def test_a_malformed_file_stops_the_push_before_anything_is_written(tmp_path):
     config = tmp_path / "config"
     (tmp_path / "d.csv").write_text(DEPLOYMENTS)
+    (tmp_path / "t.csv").write_text(TEAMS)
     (tmp_path / "bad.csv").write_text("model,deployment_type\ngpt-4.1,everywhere\n")
-    result = _push(["--deployments", str(tmp_path / "d.csv"), "--prices", str(tmp_path / "bad.csv")], config)
+    given = ["--deployments", str(tmp_path / "d.csv"), "--teams", str(tmp_path / "t.csv")]
+    result = _push([*given, "--prices", str(tmp_path / "bad.csv")], config)
     assert result.exit_code == 3, result.output
     assert not (config / "deployments.csv").exists(), "one bad file uploads nothing"
 

@@ -113,6 +113,7 @@ def test_all_ok_raises_nothing_and_skip_validates_names(tmp_path):
     assert [s.name for s in select(STEPS, ["retention"])] == [
         "aggregate",
         "compact",
+        "reconcile",
         "budgets",
         "alerts",
         "enforce",

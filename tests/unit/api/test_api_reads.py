@@ -88,19 +88,17 @@ def test_team_token_sees_only_its_team(client, entra):
     assert other.status_code == 403 and "rows" not in other.json()
 
 
-def test_team_token_cannot_read_another_teams_record(client, entra, api_lake):
-    b_record = next(
-        r
-        for r in client.get(
-            "/api/v1/usage/records?from=2026-11-10&to=2026-11-10&limit=100", headers=bearer(entra, roles=ALL)
-        ).json()["records"]
-        if r["tags"].get("team") == "b"
-    )
+def test_team_token_reads_no_raw_records(client, entra):
+    """Who a record is billed to is decided by the teams map, not by its tags: team-scoped tokens get no records."""
+    every = client.get(
+        "/api/v1/usage/records?from=2026-11-10&to=2026-11-10&limit=100", headers=bearer(entra, roles=ALL)
+    ).json()["records"]
+    own = next(r for r in every if r["tags"].get("team") == "a")
     headers = bearer(entra, roles=TEAM, groups=["group-a"])
-    response = client.get(f"/api/v1/usage/records/{b_record['record_id']}", headers=headers)
-    assert response.status_code == 404
-    listed = client.get("/api/v1/usage/records?from=2026-11-01&to=2026-11-30&limit=100", headers=headers).json()
-    assert listed["records"] and {r["tags"]["team"] for r in listed["records"]} == {"a"}
+    one = client.get(f"/api/v1/usage/records/{own['record_id']}", headers=headers)
+    assert one.status_code == 403 and "record" not in one.json()
+    listed = client.get("/api/v1/usage/records?from=2026-11-01&to=2026-11-30&limit=100", headers=headers)
+    assert listed.status_code == 403 and "records" not in listed.json()
 
 
 @pytest.mark.parametrize(
@@ -254,3 +252,18 @@ def test_budget_status_is_scoped_to_the_callers_team(client, entra, api_lake, mo
     assert [row["budget_id"] for row in scoped["rows"]] == ["team-a"]
     alerts = client.get("/api/v1/alerts?from=2026-11-01&to=2026-11-30", headers=bearer(entra, roles=ALL))
     assert alerts.status_code == 200 and isinstance(alerts.json()["rows"], list)
+
+
+def test_csv_answers_neutralise_spreadsheet_formulas(client, entra, api_lake, clock):
+    from aggregator.aggregate import aggregate_days
+    from aggregator.lakeio import open_lake
+    from tests.unit.aggregator.lake_builder import usage_row
+
+    formula = '=HYPERLINK("http://x")'  # a model name the response (or a hostile backend) chose
+    api_lake.builder.usage([usage_row(when=hc.B, deployment="mystery", model=formula, prompt=5, completion=1)])
+    aggregate_days(open_lake(str(api_lake.root)), [hc.DAY_B], api_lake.settings)
+    clock.now += 3600
+    body = client.get(
+        "/api/v1/unpriced?from=2026-11-20&to=2026-11-20", headers=bearer(entra, roles=ALL) | {"Accept": "text/csv"}
+    ).text
+    assert "'=HYPERLINK" in body and ",=HYPERLINK" not in body and ',"=HYPERLINK' not in body

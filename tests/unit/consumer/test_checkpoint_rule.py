@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumer.checkpoint_rule import MAX_FINISHED, CheckpointRule, FinishedRecord, finished_records
+from consumer.checkpoint_rule import MAX_FINISHED, CheckpointRule, FinishedRecord, finished_records, watermark_before
+from consumer.flush_state import FlushState, moved_on
 from consumer.sources import Position
 from schemas.deadletter import DeadLetterReason, dead_letter
 from schemas.envelope import RecordKind
@@ -124,3 +125,27 @@ def test_targets_only_move_forward_and_stay_flushed_and_before_the_watermark(ste
                 assert target.sequence_number == watermark - 1
             rule.commit(target)
             committed = target.sequence_number
+
+
+def test_the_watermark_before_later_outputs_is_the_earliest_first_chunk_they_finished():
+    later = [[completed("a", 4, 9)], [], [letter("b", 2), letter("b", 8)], [completed("other-partition", 1, 9)]]
+    later[3][0].first = EventMeta("1", 1, "1", T)  # another partition's record does not count
+    assert watermark_before(6, "0", later) == 2
+    assert watermark_before(None, "0", later[:1]) == 4
+    assert watermark_before(3, "0", later[:1]) == 3
+    assert watermark_before(None, "0", []) is None
+
+
+def test_another_owners_state_is_adopted_when_it_is_ahead_or_has_announced_a_cut():
+    assert moved_on(FlushState(5), FlushState(9))
+    assert moved_on(FlushState(None), FlushState(0))
+    assert moved_on(FlushState(5), FlushState(5, 12))  # announced from where we stand: cut where it cuts
+    assert not moved_on(FlushState(9), FlushState(5))
+    assert not moved_on(FlushState(5), FlushState(5))
+    assert not moved_on(FlushState(5, 7), FlushState(4, 12))
+
+
+def test_an_adopted_state_s_straddling_records_are_carried_on():
+    rule = CheckpointRule(committed=3, finished=[FinishedRecord("mine", "usage", 2, 6)])
+    rule.adopt([FinishedRecord("theirs", "usage", 1, 8), FinishedRecord("mine", "usage", 2, 6)])
+    assert sorted(r.record_id for r in rule.straddling(flushed=9)) == ["mine", "theirs"]

@@ -17,7 +17,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumer.columnar import usage_tables
+from consumer.columnar import arrow_safe, arrow_safe_mask, usage_tables
 from consumer.rows import usage_tables_slow
 from schemas.codec import encode
 from schemas.envelope import RecordKind
@@ -129,6 +129,7 @@ def test_the_columnar_path_and_the_models_agree_on_hostile_records(records):
     """Row for row and dead letter for dead letter, extremes included (in-process: deep members never reach
     Arrow's reader)."""
     assert _canonical(*usage_tables(records)) == _canonical(*usage_tables_slow(records))
+    assert arrow_safe_mask(records) == [arrow_safe(r) for r in records]  # the batch scan equals the per-record one
 
 
 def worst_cases() -> list[Item]:

@@ -102,3 +102,17 @@ def test_a_deeply_nested_member_never_reaches_arrows_json_reader(tmp_path):
     assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result == {"rows": [rid(0)], "rejected": [[rid(1), "record_invalid"]]}
+
+
+async def test_a_record_from_year_2_lands_under_a_four_digit_event_date(tmp_path):
+    """Valid per the contract, so a row; its directory must not turn DuckDB's event_date into text for the lake."""
+    stream = Stream()
+    for body in encode(rid(1), "usage", _payload(1, event_time="0002-03-04T05:00:00Z"), emitted_at=T0):
+        stream.add(body)
+    stream.add_usage(2)
+    harness = Harness(tmp_path / "lake", tmp_path / "ckpt")
+    await harness.run(stream)
+    dirs = sorted(p.name for p in (harness.lake / "usage").iterdir())
+    assert dirs == ["event_date=0002-03-04", "event_date=2026-11-27"]
+    rows = read(harness.lake, "usage")
+    assert {type(r["event_date"]).__name__ for r in rows} == {"date"}

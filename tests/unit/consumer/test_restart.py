@@ -129,3 +129,5 @@ async def test_an_opened_partition_whose_last_event_is_unknown_is_not_caught_up(
     assert harness.stats.lag() == {"0": 1} and not harness.stats.caught_up()
     harness.stats.last_enqueued_sequence["0"] = 6
     assert harness.stats.caught_up()
+    del harness.stats.last_enqueued_sequence["0"]  # the poll fails: an idle partition still counts as caught up
+    assert not harness.stats.caught_up() and harness.stats.caught_up(idle={"0"})

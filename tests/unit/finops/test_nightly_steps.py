@@ -42,7 +42,8 @@ def test_the_nightly_job_evaluates_plans_and_notifies_after_the_roll_up(invoke, 
         assert result.exit_code == 0, result.output
         assert [r.json()["dedup_key"] for r in server.requests] == [f"budget:a-daily:{YESTERDAY.replace(day=1)}:100"]
     assert (
-        "nightly: aggregate ok, compact ok, retention ok, budgets ok, alerts ok, enforce ok, notify ok" in result.output
+        "nightly: aggregate ok, compact ok, retention ok, reconcile ok, budgets ok, alerts ok, enforce ok, notify ok"
+        in result.output
     )
     assert "[enforce] enforce (dry-run): 1 planned" in result.output
     assert _sql(env, "SELECT budget_id, crossed FROM budget_status") == [("a-daily", [100])]
@@ -76,6 +77,7 @@ def test_config_push_checks_and_uploads_the_budgets_file(invoke, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text(BUDGETS + "b,team=b,month,abc,USD,,,,,\n")
     args = ["config", "push", "--config-url", str(target), "--deployments", env["CHARGEBACK_DEPLOYMENTS_CONFIG"]]
+    args += ["--teams", env["CHARGEBACK_TEAMS_CONFIG"]]
     result = invoke([*args, "--budgets", str(bad)], env)
     assert result.exit_code == 3 and "row 3, column amount" in result.output
     assert not (target / "budgets.csv").exists()
