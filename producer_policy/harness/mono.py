@@ -75,6 +75,14 @@ def _compile(toolchain: Toolchain, target: str, out: Path, sources: list[Path], 
     os.replace(tmp, out)
 
 
+def _write_atomically(path: Path, text: str) -> None:
+    """Several processes (pytest-xdist workers) may fill the shared cache at once: a compiler must never read a
+    source file another process is halfway through rewriting."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env.update({"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "MONO_ENV_OPTIONS": ""})
@@ -93,7 +101,7 @@ def build_runner(toolchain: Toolchain) -> Path:
     paths = []
     for name, text in sources:
         path = cache / name
-        path.write_text(text, encoding="utf-8")
+        _write_atomically(path, text)
         paths.append(path)
     _compile(toolchain, "exe", exe, paths, list(REFERENCES))
     return exe
@@ -107,7 +115,7 @@ def build_policy_assembly(toolchain: Toolchain, runner: Path, source: str) -> Pa
     if dll.is_file():
         return dll
     src = folder / f"policy-{key}.cs"
-    src.write_text(source, encoding="utf-8")
+    _write_atomically(src, source)
     _compile(toolchain, "library", dll, [src], [str(runner), *REFERENCES])
     return dll
 

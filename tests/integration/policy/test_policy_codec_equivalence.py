@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from producer_policy.decode import decode_messages
 from producer_policy.harness.exchange import HttpResponse
 from schemas.codec import encode
-from tests.integration.policy.exchanges import CHAT_BODY, CHAT_COMPLETION, chat_url, exchange, json_response, request
+from tests.support.exchanges import CHAT_BODY, CHAT_COMPLETION, chat_url, exchange, json_response, request
 from tests.support.profiles import examples
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,7 @@ from producer_policy.harness.exchange import (
     Party,
     Subscription,
 )
-from tests.integration.policy.test_policy_matrix import check_invariants
+from tests.support.policy_checks import check_invariants
 from tests.support.profiles import examples
 
 pytestmark = pytest.mark.integration
