@@ -9,12 +9,11 @@ from datetime import date
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from aggregator.deployments import deployments_table, load_deployments
+from aggregator.config_files import PricingInputs
 from aggregator.errors import LakeNotFoundError
 from aggregator.lakeio import local_day_files, partition_values, replace_partition, table_exists
-from aggregator.prices import load_price_sheet, prices_table
-from aggregator.ptu import load_ptu_config
 from aggregator.rollup import roll_up_day, roll_up_month
+from aggregator.runs import RunRecord, record_run
 from aggregator.settings import AggregatorSettings
 from aggregator.tables import derived_schemas
 from common.logs import get_logger
@@ -35,22 +34,7 @@ class DayResult:
 class AggregateResult:
     days: list[DayResult] = field(default_factory=list)
     months: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class PricingInputs:
-    prices: pa.Table
-    deployments: pa.Table
-    settings: AggregatorSettings
-
-    @classmethod
-    def load(cls, settings: AggregatorSettings) -> PricingInputs:
-        """Load and check every config file up front, so a bad one stops the run before anything is written."""
-        return cls(
-            prices=prices_table(load_price_sheet(settings.price_sheet_path())),
-            deployments=deployments_table(load_deployments(settings.deployments_path())),
-            settings=settings,
-        )
+    run_id: str = ""
 
 
 def aggregate_days(
@@ -63,10 +47,11 @@ def aggregate_days(
     if not table_exists(location, "usage"):
         raise LakeNotFoundError(f"the lake at {location.url} has no usage table (has the consumer written to it?)")
     inputs = PricingInputs.load(settings)
-    ptu = load_ptu_config(settings.ptu_config)
+    ptu = inputs.ptu
     for day in days:
         ptu.in_force(day)  # overlapping PTU periods are a config error: find them before writing anything
-    result = AggregateResult()
+    run = RunRecord(inputs.sources)
+    result = AggregateResult(run_id=run.run_id)
     for day in days:
         with local_day_files(location, "usage", day) as files:
             tables = roll_up_day(
@@ -75,13 +60,20 @@ def aggregate_days(
         for name in DAY_TABLES:
             replace_partition(location, name, "date", day.isoformat(), tables[name])
         done = DayResult(day, {n: tables[n].num_rows for n in DAY_TABLES}, len(files))
+        run.days.append(day)
+        run.usage_files += done.usage_files
+        for name, count in done.rows.items():
+            run.add_rows(name, count)
         log.info("day aggregated", day=day.isoformat(), usage_files=done.usage_files, **done.rows)
         result.days.append(done)
         if on_day:
             on_day(done)
     for month in sorted({d.strftime("%Y-%m") for d in days}):
-        rebuild_month(location, month)
+        run.add_rows("chargeback_monthly", rebuild_month(location, month).num_rows)
         result.months.append(month)
+    run.months = list(result.months)
+    record_run(location, run)
+    log.info("run recorded", run_id=run.run_id, days=len(run.days), config_files=len(run.sources))
     return result
 
 

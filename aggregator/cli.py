@@ -1,11 +1,10 @@
-"""`chargeback aggregate | prices import | export focus | sql | report | compact | retention apply`."""
+"""`chargeback aggregate | prices import | export focus | sql | report | compact | retention apply | nightly`."""
 
 from __future__ import annotations
 
 import functools
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
@@ -66,7 +65,7 @@ def _settings() -> AggregatorSettings:
 def _lake(settings: AggregatorSettings, lake: str | None):  # noqa: ANN202 - LakeLocation, imported lazily
     from aggregator.lakeio import open_lake
 
-    return open_lake(lake or settings.lake_url, settings.storage_connection_string)
+    return open_lake(lake or settings.lake_url, settings.storage_connection)
 
 
 def _progress() -> Progress:
@@ -94,21 +93,15 @@ def register(app: typer.Typer) -> None:
 
         Default: yesterday plus CHARGEBACK_LATE_DATA_DAYS days before it (late records are re-aggregated).
         """
-        from aggregator.aggregate import aggregate_days
         from aggregator.dates import resolve_days
+        from aggregator.jobs import aggregate_job
 
         settings = _settings()
         days = resolve_days(day, start, end, settings.late_data_days)
         location = _lake(settings, lake)
         with _progress() as progress:
-            task = progress.add_task("aggregating days", total=len(days))
-            result = aggregate_days(location, days, settings, on_day=lambda _: progress.advance(task))
-        for done in result.days:
-            typer.echo(
-                f"{done.day}: {done.rows['chargeback_daily']} chargeback rows, {done.rows['unpriced']} unpriced, "
-                f"{done.rows['ptu_allocation']} PTU allocations (from {done.usage_files} usage files)"
-            )
-        typer.echo(f"months rebuilt: {', '.join(result.months)}")
+            for line in aggregate_job(location, settings, days, progress=progress):
+                typer.echo(line)
 
     prices = typer.Typer(help="The price sheet.", no_args_is_help=True)
 
@@ -228,27 +221,23 @@ def register(app: typer.Typer) -> None:
     @app.command("compact")
     @reported
     def compact(
-        day: str = typer.Option(..., "--date", help="A closed UTC day, YYYY-MM-DD."),
+        day: str | None = typer.Option(
+            None, "--date", help="One closed UTC day, YYYY-MM-DD. Default: every closed day of the look-back."
+        ),
         lake: str | None = LAKE_OPTION,
     ) -> None:
-        """Rewrite a closed day's small consumer files into one large file per hour, without changing any result."""
-        from aggregator.compact import compact_day, hours_to_compact
-        from aggregator.dates import parse_day, today_utc
+        """Rewrite closed days' small consumer files into one large file per hour, without changing any result.
 
-        when = parse_day(day)
-        location = _lake(_settings(), lake)
+        Without --date: every closed day of the last CHARGEBACK_COMPACT_LOOKBACK_DAYS (yesterday back) that has an
+        hour with more than one file; a day already compacted and unchanged is skipped.
+        """
+        from aggregator.jobs import compact_job
+
+        settings = _settings()
+        location = _lake(settings, lake)
         with _progress() as progress:
-            task = progress.add_task(f"compacting {when}", total=hours_to_compact(location, when))
-            result = compact_day(location, when, today_utc(), on_hour=lambda _: progress.advance(task))
-        typer.echo(
-            f"{when}: {result.hours} hour partitions, {result.files_before} files -> {result.files_after} "
-            f"({result.rows} rows rewritten)"
-            + (
-                f"; finished an interrupted run ({len(result.repaired)} leftover files removed)"
-                if result.repaired
-                else ""
-            )
-        )
+            for line in compact_job(location, settings, day, progress=progress):
+                typer.echo(line)
 
     retention = typer.Typer(help="Retention of bodies and dead letters.", no_args_is_help=True)
 
@@ -260,18 +249,68 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Delete payloads older than CHARGEBACK_PAYLOAD_RETENTION_DAYS and dead letters older than
         CHARGEBACK_DEAD_LETTER_RETENTION_DAYS (whole days, UTC)."""
-        from aggregator.retention import apply_retention, expired_partitions
+        from aggregator.jobs import retention_job
 
         settings = _settings()
-        location = _lake(settings, lake)
-        today = datetime.now(UTC).date()
-        expired = expired_partitions(
-            location, today, settings.payload_retention_days, settings.dead_letter_retention_days
-        )
-        if not dry_run:
-            apply_retention(location, expired)
-        for item in expired:
-            typer.echo(f"{'would delete' if dry_run else 'deleted'} {item.table} {item.day}")
-        typer.echo(f"{len(expired)} partitions {'expired' if dry_run else 'deleted'}")
+        for line in retention_job(_lake(settings, lake), settings, dry_run=dry_run):
+            typer.echo(line)
 
     app.add_typer(retention, name="retention")
+
+    config = typer.Typer(help="Configuration files of the deployed job.", no_args_is_help=True)
+
+    @config.command("push")
+    @reported
+    def config_push(
+        prices: Path | None = typer.Option(None, "--prices", help="Price sheet (CSV) -> CHARGEBACK_PRICE_SHEET."),
+        deployments: Path | None = typer.Option(
+            None, "--deployments", help="Deployments map (CSV) -> CHARGEBACK_DEPLOYMENTS_CONFIG."
+        ),
+        ptu: Path | None = typer.Option(None, "--ptu", help="PTU config (JSON) -> CHARGEBACK_PTU_CONFIG."),
+        config_url: str | None = typer.Option(
+            None, "--config-url", help="The config container; default $CHARGEBACK_CONFIG_URL (an azd output)."
+        ),
+    ) -> None:
+        """Check the configuration files and upload them where the nightly job reads them; print the settings.
+
+        Files not given are kept; missing ones get the shipped price sheet and "no PTU"; the deployments map is
+        required once. Uses DefaultAzureCredential (az login) on Azure, the connection string on an emulator.
+        """
+        from aggregator.config_push import push
+
+        settings = _settings()
+        given = {
+            "CHARGEBACK_PRICE_SHEET": prices,
+            "CHARGEBACK_DEPLOYMENTS_CONFIG": deployments,
+            "CHARGEBACK_PTU_CONFIG": ptu,
+        }
+        for item in push(config_url or settings.config_url, given, connection_string=settings.storage_connection):
+            note = {"uploaded": "uploaded", "kept": "already there, kept", "default": "none given: shipped default"}
+            digest = f", sha256 {item.sha256[:16]}" if item.sha256 else ""
+            err.print(f"{item.setting.what}: {note[item.action]}{digest}", markup=False, highlight=False)
+            typer.echo(f"{item.setting.variable}={item.url}")
+
+    app.add_typer(config, name="config")
+
+    @app.command("nightly")
+    @reported
+    def nightly(
+        skip: list[str] = typer.Option([], "--skip", metavar="STEP", help="Leave out this step (repeatable)."),
+        lake: str | None = LAKE_OPTION,
+    ) -> None:
+        """The scheduled job: aggregate, compact, retention (and the steps added after them), in order.
+
+        A failed step fails the job with its exit code (the first failure's) and one line; the steps after it still
+        run unless they need the failed one (README, "The nightly job").
+        """
+        from aggregator.nightly import STEPS, NightlyContext, raise_for, run_steps, select
+
+        steps = select(STEPS, skip)
+        settings = _settings()
+        context = NightlyContext(settings, _lake(settings, lake))
+        outcomes = run_steps(context, steps)
+        for outcome in outcomes:
+            for line in outcome.lines:
+                typer.echo(f"[{outcome.name}] {line}")
+        typer.echo("nightly: " + ", ".join(f"{o.name} {o.status}" for o in outcomes))
+        raise_for(outcomes)

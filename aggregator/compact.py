@@ -18,7 +18,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
@@ -126,6 +126,72 @@ def compact_day(
         compact_hour(location, table, directory, result)
         if on_hour:
             on_hour(directory)
+    return result
+
+
+def _hours_needing_compaction(location: LakeLocation, table: str, day: date) -> list[str]:
+    """Hour directories of the day holding more than one data file (new files, or an interrupted run's leftovers).
+
+    One recursive listing per table and day; an hour already compacted and unchanged (one file) is not opened."""
+    base = location.path(table, f"event_date={day.isoformat()}")
+    if not is_dir(location, base):
+        return []
+    counts: dict[str, int] = {}
+    for info in location.filesystem.get_file_info(pafs.FileSelector(base, recursive=True)):
+        if info.type != pafs.FileType.File or not info.base_name.endswith(".parquet"):
+            continue
+        if info.base_name.startswith((".", "_")):
+            continue
+        directory = info.path.rsplit("/", 1)[0]
+        if directory.rsplit("/", 1)[-1].startswith("event_hour="):
+            counts[directory] = counts.get(directory, 0) + 1
+    return sorted(d for d, n in counts.items() if n > 1)
+
+
+@dataclass
+class PendingResult:
+    """`compact` without --date: what each closed day of the look-back window got."""
+
+    window: tuple[date, date]
+    compacted: dict[date, CompactResult] = field(default_factory=dict)
+    skipped: list[date] = field(default_factory=list)
+    """Days with nothing to do (already compacted and unchanged, or no data)."""
+
+
+def pending_hours(
+    location: LakeLocation, today: date, lookback_days: int, tables: tuple[str, ...] = STREAM_TABLES
+) -> dict[date, list[tuple[str, str]]]:
+    """Closed days of the last `lookback_days` (yesterday back) -> (table, hour directory) that need compacting."""
+    if lookback_days < 1:
+        raise DateRangeError(f"the compaction look-back must be at least 1 day, not {lookback_days}")
+    days = [today - timedelta(days=n) for n in range(lookback_days, 0, -1)]
+    return {day: [(t, d) for t in tables for d in _hours_needing_compaction(location, t, day)] for day in days}
+
+
+def compact_pending(
+    location: LakeLocation,
+    today: date,
+    lookback_days: int,
+    *,
+    tables: tuple[str, ...] = STREAM_TABLES,
+    on_hour: Callable[[str], None] | None = None,
+    work: dict[date, list[tuple[str, str]]] | None = None,
+) -> PendingResult:
+    """Compact every closed day of the look-back window that needs it; idempotent (a second run does nothing)."""
+    work = pending_hours(location, today, lookback_days, tables) if work is None else work
+    result = PendingResult(window=(today - timedelta(days=lookback_days), today - timedelta(days=1)))
+    for day, hours in sorted(work.items()):
+        if day >= today:
+            raise DateRangeError(f"{day} is not closed yet (today is {today} UTC): compact only past days")
+        if not hours:
+            result.skipped.append(day)
+            continue
+        day_result = CompactResult()
+        for table, directory in hours:
+            compact_hour(location, table, directory, day_result)
+            if on_hour:
+                on_hour(directory)
+        result.compacted[day] = day_result
     return result
 
 

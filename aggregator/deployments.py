@@ -8,6 +8,7 @@ without one, usage of an unlisted deployment is reported as unpriced (`unknown_d
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,26 +37,31 @@ class DeploymentInfo:
 def load_deployments(path: Path) -> list[DeploymentInfo]:
     if not path.is_file():
         raise DeploymentsConfigError(f"deployments config {path} does not exist")
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(line for line in handle if line.strip() and not line.startswith("#"))
-        if not {"deployment", "deployment_type"} <= set(reader.fieldnames or []):
-            raise DeploymentsConfigError(f"{path}: needs the columns deployment, deployment_type[, region]")
-        seen: set[str] = set()
-        result = []
-        for number, row in enumerate(reader, start=2):
-            where = f"{path}, row {number}"
-            name = (row.get("deployment") or "").strip()
-            if not name:
-                raise DeploymentsConfigError(f"{where}: deployment is empty")
-            if name in seen:
-                raise DeploymentsConfigError(f"{where}: deployment {name!r} is listed twice")
-            seen.add(name)
-            try:
-                kind = parse_deployment_type(row.get("deployment_type") or "", where)
-            except ValueError as exc:
-                raise DeploymentsConfigError(str(exc)) from None
-            result.append(DeploymentInfo(name, kind, normalize_region(row.get("region") or None)))
-        return result
+    return parse_deployments(path.read_bytes().decode("utf-8-sig"), str(path))
+
+
+def parse_deployments(text: str, source: str) -> list[DeploymentInfo]:
+    """A deployments map's CSV text (read by common.storage.read_config_file from a path or a Blob URL)."""
+    lines = io.StringIO(text, newline="")
+    reader = csv.DictReader(line for line in lines if line.strip() and not line.startswith("#"))
+    if not {"deployment", "deployment_type"} <= set(reader.fieldnames or []):
+        raise DeploymentsConfigError(f"{source}: needs the columns deployment, deployment_type[, region]")
+    seen: set[str] = set()
+    result = []
+    for number, row in enumerate(reader, start=2):
+        where = f"{source}, row {number}"
+        name = (row.get("deployment") or "").strip()
+        if not name:
+            raise DeploymentsConfigError(f"{where}: deployment is empty")
+        if name in seen:
+            raise DeploymentsConfigError(f"{where}: deployment {name!r} is listed twice")
+        seen.add(name)
+        try:
+            kind = parse_deployment_type(row.get("deployment_type") or "", where)
+        except ValueError as exc:
+            raise DeploymentsConfigError(str(exc)) from None
+        result.append(DeploymentInfo(name, kind, normalize_region(row.get("region") or None)))
+    return result
 
 
 def deployments_table(rows: list[DeploymentInfo]) -> pa.Table:

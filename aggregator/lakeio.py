@@ -1,18 +1,14 @@
-"""Reading and writing the lake through schemas.lake (pyarrow filesystems): the aggregator's only door to storage.
+"""Reading and writing the lake through common.storage (pyarrow file systems): the aggregator's only door to storage.
 
 Stream tables (written by the consumer) are read as pyarrow datasets over the Hive layout
 `<table>/event_date=YYYY-MM-DD/event_hour=HH/*.parquet`. Derived tables are written one file per partition,
-`<table>/<key>=<value>/part-0.parquet`, replaced whole:
-
-written to a hidden temporary name, then published under the final name by `LakeLocation.write_parquet`
-(schemas/lake.py): a rename locally, a server-side copy then a delete on Blob Storage (pyarrow creates an empty blob
-as soon as a write starts, and flat-namespace accounts cannot rename), so a reader sees the old file or the whole
+`<table>/<key>=<value>/part-0.parquet`, replaced whole: written under a hidden temporary name, then published under
+the final name by `Location.write_parquet` (common/storage/location.py), so a reader sees the old file or the whole
 new one, never an empty or partial one.
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -22,9 +18,10 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from aggregator.errors import LakeNotFoundError
+from common.redact import describe
+from common.storage import StorageUnavailableError
 from schemas.arrow import TABLE_SCHEMAS
-from schemas.errors import LakeLocationError
-from schemas.lake import LakeLocation, open_location
+from schemas.lake import LakeLocation, open_location, table_root
 
 PART_FILE = "part-0.parquet"
 ROW_GROUP_ROWS = 1_000_000
@@ -34,20 +31,18 @@ STREAM_PARTITIONING = ds.partitioning(
 
 
 def open_lake(url: str | None, connection_string: str | None = None, *, must_exist: bool = True) -> LakeLocation:
-    """Open the lake, or say plainly why not (no URL, a malformed URL, nothing there)."""
+    """Open the lake, or say plainly why not: no URL, a malformed URL (exit 3), no usable credential or storage
+    unreachable (exit 5, checked in Python before pyarrow's native Azure code runs), nothing there (exit 4)."""
     if not url:
         raise LakeNotFoundError("no lake given: pass --lake or set CHARGEBACK_LAKE_URL")
-    try:
-        location = open_location(url, connection_string=connection_string)
-    except LakeLocationError as exc:
-        raise LakeNotFoundError(str(exc)) from exc
+    location = open_location(url, connection_string=connection_string)
     if must_exist:
         try:
             exists = location.exists()
         except OSError as exc:
-            raise LakeNotFoundError(f"cannot reach the lake at {url}: {exc}") from exc
+            raise StorageUnavailableError(f"cannot reach the lake at {location.url}: {describe(exc)}") from None
         if not exists:
-            raise LakeNotFoundError(f"no lake at {url}")
+            raise LakeNotFoundError(f"no lake at {location.url}")
     return location
 
 
@@ -56,7 +51,7 @@ def is_dir(location: LakeLocation, path: str) -> bool:
 
 
 def table_exists(location: LakeLocation, table: str) -> bool:
-    return is_dir(location, location.table_root(table))
+    return is_dir(location, table_root(location, table))
 
 
 def _parquet_files(location: LakeLocation, base: str) -> list[str]:
@@ -82,27 +77,17 @@ def stream_day_files(location: LakeLocation, table: str, day: date) -> list[str]
 def local_day_files(location: LakeLocation, table: str, day: date) -> Iterator[list[str]]:
     """One day of a stream table as local Parquet files, sorted by their lake path, for DuckDB's own reader.
 
-    A local lake gives its files as they are. From Blob Storage the day's files are downloaded whole into a
-    temporary directory (removed afterwards): DuckDB reads local Parquet 2-4x faster than a pyarrow dataset scan,
-    and a day is about 17 MB of zstd Parquet per million usage rows, so the download is the smaller cost.
+    A local lake gives its files as they are; from Blob Storage they are downloaded whole into a temporary directory
+    (removed afterwards): DuckDB reads local Parquet faster than a pyarrow dataset scan, and a day of usage is small
+    next to that saving (bench/README.md).
     """
-    files = stream_day_files(location, table, day)
-    if location.is_local or not files:
+    with location.local_copies(stream_day_files(location, table, day)) as files:
         yield files
-        return
-    local_fs = pafs.LocalFileSystem()
-    with tempfile.TemporaryDirectory(prefix=f"chargeback-{table}-{day.isoformat()}-") as directory:
-        copies = []
-        for index, path in enumerate(files):
-            copy = f"{directory}/{index:06d}.parquet"
-            pafs.copy_files(path, copy, source_filesystem=location.filesystem, destination_filesystem=local_fs)
-            copies.append(copy)
-        yield copies
 
 
 def stream_dataset(location: LakeLocation, table: str) -> ds.Dataset:
     """A whole stream table with `event_date` (date) and `event_hour` (int) from the Hive path."""
-    base = location.table_root(table)
+    base = table_root(location, table)
     schema = TABLE_SCHEMAS[table]
     for field in STREAM_PARTITIONING.schema:
         schema = schema.append(field)
@@ -118,7 +103,7 @@ def stream_dataset(location: LakeLocation, table: str) -> ds.Dataset:
 
 
 def derived_files(location: LakeLocation, table: str) -> list[str]:
-    return _parquet_files(location, location.table_root(table))
+    return _parquet_files(location, table_root(location, table))
 
 
 def derived_dataset(location: LakeLocation, table: str, schema: pa.Schema) -> ds.Dataset:
@@ -145,7 +130,7 @@ def replace_partition(location: LakeLocation, table: str, key: str, value: str, 
 
 def partition_values(location: LakeLocation, table: str, key: str) -> list[str]:
     """Sorted values of a table's first Hive key (`event_date` of a stream table, `date` of a derived one)."""
-    base = location.table_root(table)
+    base = table_root(location, table)
     if not is_dir(location, base):
         return []
     values = []

@@ -24,6 +24,7 @@ model, deployment type and region may not overlap in time.
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 from dataclasses import dataclass
 from datetime import date
@@ -189,12 +190,16 @@ def _reject_overlaps(rows: list[PriceRow], origin: str) -> None:
 def load_price_sheet(path: Path) -> list[PriceRow]:
     if not path.is_file():
         raise PriceSheetError(f"price sheet {path} does not exist")
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(row for row in handle if row.strip() and not row.startswith("#"))
-        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise PriceSheetError(f"{path}: missing column(s) {', '.join(missing)}")
-        return parse_price_rows(list(reader), str(path))
+    return parse_price_sheet(path.read_bytes().decode("utf-8-sig"), str(path))
+
+
+def parse_price_sheet(text: str, where: str) -> list[PriceRow]:
+    """A price sheet's CSV text (read by common.storage.read_config_file from a path or a Blob URL)."""
+    reader = csv.DictReader(row for row in io.StringIO(text, newline="") if row.strip() and not row.startswith("#"))
+    missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise PriceSheetError(f"{where}: missing column(s) {', '.join(missing)}")
+    return parse_price_rows(list(reader), where)
 
 
 def prices_table(rows: list[PriceRow]) -> pa.Table:

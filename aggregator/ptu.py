@@ -69,10 +69,15 @@ def load_ptu_config(path: Path | None) -> PtuConfig:
         return PtuConfig()
     if not path.is_file():
         raise PtuConfigError(f"PTU config {path} does not exist")
+    return parse_ptu_config(path.read_bytes().decode("utf-8-sig"), str(path))
+
+
+def parse_ptu_config(text: str, where: str) -> PtuConfig:
+    """A PTU config's JSON text (read by common.storage.read_config_file from a path or a Blob URL)."""
     try:
-        return PtuConfig.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        return PtuConfig.model_validate(json.loads(text))
     except (ValueError, ValidationError) as exc:
-        raise PtuConfigError(f"{path}: {exc}") from None
+        raise PtuConfigError(f"{where}: {exc}") from None
 
 
 @dataclass(frozen=True)

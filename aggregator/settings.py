@@ -2,37 +2,47 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+
+from common.settings import StageSettings
 
 DATA_DIR = Path(__file__).parent / "data"
 SHIPPED_PRICE_SHEET = DATA_DIR / "prices.csv"
 SHIPPED_DEPLOYMENTS = DATA_DIR / "deployments.example.csv"
 
 
-class AggregatorSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CHARGEBACK_", extra="ignore")
+class AggregatorSettings(StageSettings):
+    """`lake_url`, `storage_connection_string` and `log_level` come from the shared base (common/settings.py).
 
-    lake_url: str | None = None
-    """Local directory or Blob container URL of the lake (schemas/lake.py)."""
-    storage_connection_string: str | None = Field(default=None, repr=False)
-    """Only for emulators (Azurite); on Azure the identity is used."""
-    price_sheet: Path | None = None
+    Configuration files are a local path or a Blob URL under the lake's credential rules (common/storage/files.py).
+    """
+
+    price_sheet: str | None = None
     """Your own price sheet; default the shipped `aggregator/data/prices.csv`."""
-    ptu_config: Path | None = None
+    ptu_config: str | None = None
     """Provisioned deployments (PTU count, hourly rate, period); none by default."""
-    deployments_config: Path | None = None
+    deployments_config: str | None = None
     """Deployment name -> deployment type and region; default the shipped example."""
+    config_url: str | None = None
+    """Where `chargeback config push` puts the configuration files (the deployment's `config` container)."""
     late_data_days: int = Field(default=2, ge=0, le=60)
+    compact_lookback_days: int = Field(default=7, ge=1, le=366)
+    """`compact` without --date: closed days (yesterday back) checked for files to merge."""
     payload_retention_days: int = Field(default=30, ge=1)
     dead_letter_retention_days: int = Field(default=90, ge=1)
     team_tag: str = "team"
     """Which usage tag names the team a call is charged to."""
 
-    def price_sheet_path(self) -> Path:
-        return self.price_sheet or SHIPPED_PRICE_SHEET
+    @field_validator("price_sheet", "ptu_config", "deployments_config", mode="before")
+    @classmethod
+    def _path_as_location(cls, value: object) -> object:
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
-    def deployments_path(self) -> Path:
-        return self.deployments_config or SHIPPED_DEPLOYMENTS
+    def price_sheet_location(self) -> str:
+        return self.price_sheet or str(SHIPPED_PRICE_SHEET)
+
+    def deployments_location(self) -> str:
+        return self.deployments_config or str(SHIPPED_DEPLOYMENTS)

@@ -7,6 +7,8 @@
 | `payloads`, `dead_letters` | the other stream tables |
 | `chargeback_daily`, `chargeback_monthly`, `unpriced`, `ptu_allocation` | the roll-ups (`chargeback aggregate`) |
 | `prices` | the price sheet in use (per 1M tokens) |
+| `aggregation_runs` | one row per `chargeback aggregate` run: days, config files (location, sha256), row counts |
+| `budget_status`, `alerts`, `budget_actions`, `notifications` | FinOps tables (finops/, schemas/finops.py) |
 
 Stream tables carry `event_date` (DATE) and `event_hour` (INTEGER) from their Hive path: filter on them to read
 only the partitions you need. A table that does not exist yet is an empty view with the right columns.
@@ -17,12 +19,14 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
+from aggregator.config_files import load_prices
 from aggregator.lakeio import STREAM_PARTITIONING, derived_dataset, stream_dataset, table_exists
-from aggregator.prices import load_price_sheet, prices_table
 from aggregator.rollup import connect
+from aggregator.runs import RUNS_TABLE, runs_dataset
 from aggregator.settings import AggregatorSettings
 from aggregator.tables import DERIVED_TABLES, derived_schemas
 from schemas.arrow import TABLE_SCHEMAS
+from schemas.finops import FINOPS_TABLES
 from schemas.lake import LakeLocation
 
 VIEWS = (
@@ -35,6 +39,8 @@ VIEWS = (
     "unpriced",
     "ptu_allocation",
     "prices",
+    RUNS_TABLE,
+    *FINOPS_TABLES,
 )
 
 DEDUP_VIEW = """
@@ -68,7 +74,12 @@ def lake_connection(location: LakeLocation, settings: AggregatorSettings) -> duc
         source = derived_dataset(location, table, schemas[table])
         con.register(f"_lake_{table}", source)
         con.execute(f"CREATE VIEW {table} AS SELECT * FROM _lake_{table}")
-    con.register("_lake_prices", prices_table(load_price_sheet(settings.price_sheet_path())))
+    con.register(f"_lake_{RUNS_TABLE}", runs_dataset(location))
+    con.execute(f"CREATE VIEW {RUNS_TABLE} AS SELECT * FROM _lake_{RUNS_TABLE}")
+    for table, (_key, schema) in FINOPS_TABLES.items():
+        con.register(f"_lake_{table}", derived_dataset(location, table, schema))
+        con.execute(f"CREATE VIEW {table} AS SELECT * FROM _lake_{table}")
+    con.register("_lake_prices", load_prices(settings))
     con.execute("CREATE VIEW prices AS SELECT * FROM _lake_prices")
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")

@@ -23,6 +23,7 @@ STAGE_CLIS = (
     "producer_policy.cli",
     "consumer.cli",
     "aggregator.cli",
+    "finops.cli",
     "chargeback.demo.cli",
 )
 

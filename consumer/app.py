@@ -8,17 +8,18 @@ import signal
 import time
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from azure.eventhub.aio import CheckpointStore
 
+from common.errors import ChargebackError
 from common.exitcodes import ExitCode
 from common.logs import get_logger
-from common.redact import describe, safe_url
+from common.redact import describe
+from common.storage.location import BlobLocation, Location, open_location
 from consumer.checkpoint_blob import open_blob_checkpoint_store
 from consumer.checkpoint_file import FileCheckpointStore
 from consumer.columnar import usage_tables
-from consumer.eventhub_source import EventHubSource
+from consumer.eventhub_source import EventHubSource, namespace_of
 from consumer.flush_state import FlushStateStore
 from consumer.health import HealthServer
 from consumer.lake_writer import LakeWriter
@@ -28,36 +29,30 @@ from consumer.partition import PartitionDeps
 from consumer.pipeline import Pipeline
 from consumer.rotation import RotationPolicy
 from consumer.settings import ConsumerSettings
-from schemas.lake import LakeLocation, open_location, parse_connection_string
 from schemas.reassembler import Reassembler, ReassemblerConfig
 
 log = get_logger("consumer")
 
 
-def namespace_of(settings: ConsumerSettings) -> str:
-    """The namespace as it appears in checkpoint paths (host, plus port for an emulator)."""
-    if settings.eventhub_connection_string:
-        endpoint = parse_connection_string(settings.eventhub_connection_string.get_secret_value())["Endpoint"]
-        return urlsplit(endpoint).netloc or endpoint
-    return settings.eventhub_namespace or ""
+def open_checkpoint_store(location: Location) -> tuple[CheckpointStore, Any]:
+    """The SDK's Blob store on a container, our file store on a local directory; and the credential to close."""
+    if isinstance(location, BlobLocation):
+        return open_blob_checkpoint_store(location)
+    return FileCheckpointStore(location.root), None
 
 
-def open_checkpoint_store(settings: ConsumerSettings, location: LakeLocation) -> tuple[CheckpointStore, Any]:
-    """File store for a local path (the default there), the SDK's Blob store for a container URL."""
-    if location.is_local:
-        return FileCheckpointStore(location.root), None
-    credential = None
-    if not settings.storage_connection:
-        from azure.identity.aio import DefaultAzureCredential
+async def open_storage(settings: ConsumerSettings) -> tuple[Location, Location]:
+    """Lake and checkpoint locations, their credential probed (exit 5 in one line, never a native abort)."""
 
-        credential = DefaultAzureCredential()
-    store = open_blob_checkpoint_store(
-        settings.checkpoint_url, connection_string=settings.storage_connection, credential=credential
-    )
-    return store, credential
+    def both() -> tuple[Location, Location]:
+        connection = settings.storage_connection
+        lake = open_location(settings.lake_url, connection_string=connection)
+        return lake, open_location(settings.checkpoint_url, connection_string=connection)
+
+    return await asyncio.to_thread(both)
 
 
-async def _ensure(location: LakeLocation) -> None:
+async def _ensure(location: Location) -> None:
     await asyncio.to_thread(location.ensure_root)
 
 
@@ -67,15 +62,14 @@ async def run_consumer(settings: ConsumerSettings, *, until_idle: float | None =
     tune_gc()
     stats = ConsumerStats()
     metrics = ConsumerMetrics(stats)
-    lake = open_location(settings.lake_url, connection_string=settings.storage_connection)
-    checkpoints = open_location(settings.checkpoint_url, connection_string=settings.storage_connection)
+    lake, checkpoints = await open_storage(settings)
     try:
         await _ensure(lake)
         await _ensure(checkpoints)
     except OSError as exc:
         log.error("storage_unavailable", error=describe(exc))
         return ExitCode.UNAVAILABLE
-    store, credential = open_checkpoint_store(settings, checkpoints)
+    store, credential = open_checkpoint_store(checkpoints)
     source = EventHubSource(settings, store, stats)
     decoder = Reassembler(
         ReassemblerConfig(
@@ -114,8 +108,8 @@ async def run_consumer(settings: ConsumerSettings, *, until_idle: float | None =
         "consumer_started",
         hub=source.name,
         consumer_group=settings.consumer_group,
-        lake=safe_url(lake.url),
-        checkpoints=safe_url(checkpoints.url),
+        lake=lake.url,
+        checkpoints=checkpoints.url,
         checkpoint_store=type(store).__name__,
         until_idle=until_idle,
         arrow_pool=arrow_pool(),
@@ -126,6 +120,7 @@ async def run_consumer(settings: ConsumerSettings, *, until_idle: float | None =
     )
     running = asyncio.create_task(source.run(pipeline, stop))
     code = ExitCode.OK
+    failure: ChargebackError | None = None
     try:
         await asyncio.wait({running, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
         if not running.done():
@@ -136,7 +131,11 @@ async def run_consumer(settings: ConsumerSettings, *, until_idle: float | None =
             log.error("shutdown_deadline_exceeded", deadline_seconds=settings.shutdown_deadline_seconds)
             running.cancel()
             code = ExitCode.UNAVAILABLE
-        except Exception as exc:  # the source gave up (e.g. Event Hubs unreachable)
+        except ChargebackError as exc:  # e.g. Event Hubs unreachable at start-up: one line from the shell
+            log.error("source_failed", error=describe(exc), exit_code=int(exc.exit_code))
+            failure = exc
+            code = exc.exit_code
+        except Exception as exc:  # the source gave up
             log.error("source_failed", error=describe(exc))
             code = ExitCode.UNAVAILABLE
         if fatal:
@@ -149,9 +148,11 @@ async def run_consumer(settings: ConsumerSettings, *, until_idle: float | None =
         await health.stop()
         with contextlib.suppress(Exception):
             await store.close()  # type: ignore[attr-defined]
-        if credential is not None:
+        if hasattr(credential, "close"):  # DefaultAzureCredential (aio) holds sessions; key credentials do not
             await credential.close()
     log.info("consumer_stopped", exit_code=int(code), **stats.snapshot())
+    if failure is not None:
+        raise failure
     return code
 
 
@@ -168,7 +169,7 @@ async def _watch_idle(
         await asyncio.sleep(min(0.5, seconds / 4))
         now = time.monotonic()
         last = stats.last_event_monotonic or stats.started_monotonic
-        claimed = (
+        claimed = source.reachable.is_set() and (
             source.started.is_set()
             or now - stats.started_monotonic > seconds + settings.load_balancing_interval_seconds
         )

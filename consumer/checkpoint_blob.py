@@ -1,15 +1,20 @@
-"""The SDK's `BlobCheckpointStore` (aio) on a container URL, with an optional prefix inside the container."""
+"""The SDK's `BlobCheckpointStore` (aio) on a Blob location, with the location's path as a prefix in the container.
+
+The account, container and prefix come from the same `common.storage` reading of the URL as the lake files and the
+flush state (consumer/flush_state.py), so checkpoints and flush state always land side by side.
+"""
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from azure.eventhub.extensions.checkpointstoreblobaio import BlobCheckpointStore
 from azure.eventhub.extensions.checkpointstoreblobaio._vendor.storage.blob.aio import ContainerClient
 
-from consumer.errors import CheckpointStoreError
-from schemas.lake import parse_connection_string
+from common.storage.location import BlobLocation
+
+CHECKPOINT_API_VERSION = "2019-07-07"
+"""What `BlobCheckpointStore` itself pins (its vendored storage client), also accepted by Azurite."""
 
 
 class _PrefixedContainer:
@@ -33,44 +38,18 @@ class _PrefixedContainer:
         return self._inner.list_blobs(name_starts_with=self._prefix + (name_starts_with or ""), **kwargs)
 
 
-def split_container_url(url: str) -> tuple[str, str, str]:
-    """`(account URL, container, prefix)` from an Azure or path-style (emulator) container URL."""
-    split = urlsplit(url)
-    segments = [s for s in split.path.split("/") if s]
-    host = split.hostname or ""
-    if host.endswith(".blob.core.windows.net"):
-        account_url = f"{split.scheme}://{split.netloc}"
-    else:
-        if not segments:
-            raise CheckpointStoreError(f"{url!r}: an emulator URL is http://host:port/<account>/<container>[/prefix]")
-        account_url = f"{split.scheme}://{split.netloc}/{segments.pop(0)}"
-    if not segments:
-        raise CheckpointStoreError(f"{url!r} names no container")
-    return account_url, segments[0], "/".join(segments[1:])
-
-
-def open_blob_checkpoint_store(
-    url: str, *, connection_string: str | None = None, credential: Any = None
-) -> BlobCheckpointStore:
-    account_url, container, prefix = split_container_url(url)
+def open_blob_checkpoint_store(location: BlobLocation) -> tuple[BlobCheckpointStore, Any]:
+    """The store and the credential it holds (to close when done: DefaultAzureCredential's aio form has sessions)."""
+    url = location.storage_url
+    credential = location.credential(aio=True)
     kwargs: dict[str, Any] = {}
-    if connection_string:
-        parts = parse_connection_string(connection_string)
-        if "AccountKey" in parts:
-            from azure.core.credentials import AzureNamedKeyCredential
-
-            credential = AzureNamedKeyCredential(parts["AccountName"], parts["AccountKey"])
-        elif "SharedAccessSignature" in parts:
-            from azure.core.credentials import AzureSasCredential
-
-            credential = AzureSasCredential(parts["SharedAccessSignature"])
-    if prefix:
+    if url.path:
         inner = ContainerClient(
-            account_url,
-            container,
+            url.account_url,
+            url.container,
             credential=credential,
-            api_version="2019-07-07",
-            headers={"x-ms-version": "2019-07-07"},
+            api_version=CHECKPOINT_API_VERSION,
+            headers={"x-ms-version": CHECKPOINT_API_VERSION},
         )
-        kwargs["container_client"] = _PrefixedContainer(inner, prefix)
-    return BlobCheckpointStore(account_url, container, credential=credential, **kwargs)
+        kwargs["container_client"] = _PrefixedContainer(inner, url.path)
+    return BlobCheckpointStore(url.account_url, url.container, credential=credential, **kwargs), credential

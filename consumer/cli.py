@@ -6,6 +6,7 @@ import asyncio
 
 import typer
 
+from common.errors import ChargebackError
 from common.exitcodes import ExitCode
 from common.logs import get_logger
 from common.redact import redact
@@ -23,7 +24,8 @@ def register(app: typer.Typer) -> None:
             "--until-idle",
             min=0.1,
             metavar="SECONDS",
-            help="Exit 0 once caught up and idle for SECONDS (backfills, tests, demos). Default: run until SIGTERM.",
+            help="Exit 0 once caught up and idle for SECONDS (backfills, tests, demos); exit 5 if Event Hubs cannot "
+            "be read at start-up. Default: run until SIGTERM.",
         ),
     ) -> None:
         """Read chunk envelopes from Event Hubs, write validated Parquet to the lake, checkpoint at the watermark.
@@ -42,6 +44,8 @@ def register(app: typer.Typer) -> None:
         try:
             code = asyncio.run(run_consumer(settings, until_idle=until_idle))
         except (LakeLocationError, ConsumerError) as exc:
+            if isinstance(exc, ChargebackError):  # carries its own exit code: the shell prints the one line
+                raise
             log.error("invalid_configuration", error=redact(str(exc)))
             typer.echo(redact(str(exc)), err=True)
             raise typer.Exit(ExitCode.CONFIG) from None

@@ -53,7 +53,16 @@ _READ_SCHEMA = pa.schema(
         pa.field("usage_source", pa.string()),
     ]
 )
-_EVENT_TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
+_EVENT_TIME = (
+    r"^(000[2-9]|00[1-9]\d|0[1-9]\d\d|[1-8]\d{3}|9[0-8]\d\d|99[0-8]\d)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+    r"T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$"
+)
+"""The times the fast path converts itself: years 0002-9998 (so the UTC instant stays inside Python's calendar
+whatever the offset), every other member in range. Anything else (year 0001 at +01:00, hour 24, a leap second) is
+pydantic's to judge."""
+_ARROW_MAX_BRACKETS = 64
+"""A payload with more `[` and `{` than this never reaches Arrow's JSON reader: it can nest that deep, and
+Arrow's reader crashes the process (SIGSEGV) on deeply nested input. A usage record has two."""
 _OPERATIONS = pa.array([o.value for o in Operation])
 _SOURCES = pa.array([s.value for s in UsageSource])
 _TOKEN_SOURCES = pa.array([s.value for s in TOKEN_SOURCES])
@@ -175,14 +184,37 @@ def _by_hour(table: pa.Table) -> HourTables:
     return out
 
 
+def _is_utf8(payload: bytes) -> bool:
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def arrow_safe(record: CompletedRecord) -> bool:
+    """May this payload go to Arrow's JSON reader? Valid UTF-8 (the reader does not check, and would store what
+    it reads in string columns), one line, not truncated (pydantic explains those), not nested
+    deeper than `_ARROW_MAX_BRACKETS` (which can crash the reader), no `\\uD800`-`\\uDFFF` escape (a lone
+    surrogate makes the reader refuse the whole batch; pydantic judges it alone)."""
+    payload = record.payload
+    return (
+        not record.truncated
+        and (payload.isascii() or _is_utf8(payload))
+        and b"\n" not in payload
+        and b"\r" not in payload
+        and payload.count(b"[") + payload.count(b"{") <= _ARROW_MAX_BRACKETS
+        and b"\\ud" not in payload
+        and b"\\uD" not in payload
+    )
+
+
 def _parse(records: list[CompletedRecord]) -> tuple[pa.Table, pa.Array, np.ndarray] | None:
     """Arrow's reading of the batch, the tags of each row, and which rows the vectorised checks vouch for;
-    None when Arrow cannot read the batch as a whole (then pydantic judges every row)."""
+    None when Arrow cannot read the batch as a whole (then pydantic judges every row). Every record must be
+    `arrow_safe`."""
     payloads = [r.payload for r in records]
     joined = b"\n".join(payloads)
-    # One line per record, or Arrow would split a record; a truncated record is pydantic's to explain.
-    if joined.count(b"\n") != len(records) - 1 or b"\r" in joined or any(r.truncated for r in records):
-        return None
     try:
         table = pj.read_json(
             io.BytesIO(joined),
@@ -206,30 +238,52 @@ def _parse(records: list[CompletedRecord]) -> tuple[pa.Table, pa.Array, np.ndarr
 
 def vouched(records: list[CompletedRecord]) -> int:
     """How many of `records` the fast path takes without asking pydantic (for tests and benchmarks)."""
-    parsed = _parse(records) if records else None
+    safe = [r for r in records if arrow_safe(r)]
+    parsed = _parse(safe) if safe else None
     return 0 if parsed is None else int(parsed[2].sum())
 
 
 def usage_tables(records: list[CompletedRecord]) -> tuple[HourTables, list[DeadLetterRecord]]:
-    """Validate a batch of usage records in bulk; the result equals `rows.usage_tables_slow` row for row."""
+    """Validate a batch of usage records in bulk; the result equals `rows.usage_tables_slow` row for row.
+
+    Whatever goes wrong in the fast path sends its records to pydantic, which never raises for a record: every
+    input ends as a row or a dead letter."""
     if not records:
         return {}, []
-    parsed = _parse(records)
-    if parsed is None:
-        return usage_tables_slow(records)
-    table, tags, ok = parsed
-    fast_idx = np.flatnonzero(ok)
-    slow = [records[i] for i in np.flatnonzero(~ok)]
+    safe = [r for r in records if arrow_safe(r)]
+    slow = [r for r in records if not arrow_safe(r)] if len(safe) != len(records) else []
     parts: list[HourTables] = []
-    if len(fast_idx):
+    if safe:
         try:
-            take = pa.array(fast_idx)
-            fast = _fast_table(table.take(take), [records[i] for i in fast_idx], tags.take(take))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return usage_tables_slow(records)
-        parts.append(_by_hour(fast))
+            fast = _fast_part(safe)
+        except Exception:
+            fast = None
+        if fast is None:
+            slow = records
+        else:
+            part, rejected_by_arrow = fast
+            parts.append(part)
+            slow = rejected_by_arrow + slow
     rejected: list[DeadLetterRecord] = []
     if slow:
         slow_tables, rejected = usage_tables_slow(slow)
         parts.append(slow_tables)
     return merge_hour_tables(parts), rejected
+
+
+def _fast_part(records: list[CompletedRecord]) -> tuple[HourTables, list[CompletedRecord]] | None:
+    """The rows the fast path vouches for, by hour, and the records it leaves to pydantic; None: all of them."""
+    parsed = _parse(records)
+    if parsed is None:
+        return None
+    table, tags, ok = parsed
+    fast_idx = np.flatnonzero(ok)
+    rest = [records[i] for i in np.flatnonzero(~ok)]
+    if not len(fast_idx):
+        return {}, rest
+    take = pa.array(fast_idx)
+    try:
+        fast = _fast_table(table.take(take), [records[i] for i in fast_idx], tags.take(take))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return _by_hour(fast), rest

@@ -11,18 +11,46 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from azure.eventhub import EventData
 from azure.eventhub.aio import CheckpointStore, EventHubConsumerClient, PartitionContext
 from azure.eventhub.amqp import AmqpMessageBodyType
+from azure.eventhub.exceptions import EventHubError
 
 from common.logs import get_logger
 from common.redact import describe
+from common.storage.connection import parse_connection_string
+from consumer.errors import EventHubUnavailableError
 from consumer.metrics import ConsumerStats
 from consumer.settings import ConsumerSettings
 from consumer.sources import PartitionSink, Position, SourceEvent
 
 log = get_logger("consumer.eventhub")
+
+STARTUP_TIMEOUT_SECONDS = 120.0
+"""Bound on the start-up check; the SDK's own retries (about 13 s with its defaults) normally end it first."""
+
+
+def namespace_of(settings: ConsumerSettings) -> str:
+    """The namespace as it appears in checkpoint paths (host, plus port for an emulator)."""
+    if settings.eventhub_connection_string:
+        endpoint = parse_connection_string(settings.eventhub_connection_string.get_secret_value())["Endpoint"]
+        return urlsplit(endpoint).netloc or endpoint
+    return settings.eventhub_namespace or ""
+
+
+def _reason(exc: BaseException) -> str:
+    """One line from the SDK's multi-line error: its first line, plus the service's status and description."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    head = lines[0]
+    for prefix in ("Status code:", "Description:"):
+        extra = next((line for line in lines[1:] if line.startswith(prefix)), None)
+        if extra and prefix not in head:
+            head = f"{head} {extra}"
+    return head
 
 
 def _body(event: EventData) -> bytes:
@@ -60,6 +88,8 @@ class EventHubSource:
         self.owned: set[str] = set()
         self.started = asyncio.Event()
         """Set when the first partition is opened."""
+        self.reachable = asyncio.Event()
+        """Set once the hub answered the start-up check: until then nothing may be called "idle"."""
         self.running = False
         self._credential: Any = None
 
@@ -150,9 +180,38 @@ class EventHubSource:
                     log.warning("lag_poll_failed", partition=partition, error=describe(exc))
             await asyncio.sleep(self.settings.lag_poll_seconds)
 
+    async def check_hub(self, client: EventHubConsumerClient) -> list[str]:
+        """Read the hub's properties once before receiving: a hub that cannot be reached, does not exist or refuses
+        the credential fails start-up with one line, instead of an event processor retrying forever (and an
+        `--until-idle` run reporting "idle")."""
+        from azure.core.exceptions import ClientAuthenticationError
+
+        where = f"event hub {self.name!r} on {namespace_of(self.settings)}"
+        try:
+            props = await asyncio.wait_for(client.get_eventhub_properties(), STARTUP_TIMEOUT_SECONDS)
+        except TimeoutError:
+            raise EventHubUnavailableError(
+                f"Event Hubs unavailable: {where} did not answer within {STARTUP_TIMEOUT_SECONDS:.0f} s"
+            ) from None
+        except (EventHubError, ClientAuthenticationError, OSError) as exc:
+            raise EventHubUnavailableError(f"Event Hubs unavailable: cannot read {where}: {_reason(exc)}") from None
+        partitions = [str(p) for p in props.get("partition_ids", [])]
+        if not partitions:
+            raise EventHubUnavailableError(f"Event Hubs unavailable: {where} reports no partitions")
+        log.info("eventhub_reachable", hub=self.name, partitions=len(partitions))
+        self.reachable.set()
+        return partitions
+
     async def run(self, sink: PartitionSink, stop: asyncio.Event) -> None:
         self._sink = sink
         client = self._client()
+        try:
+            await self.check_hub(client)
+        except BaseException:
+            await client.close()
+            if self._credential is not None:
+                await self._credential.close()
+            raise
         self.running = True
         receiving = asyncio.create_task(
             client.receive_batch(

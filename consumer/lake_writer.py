@@ -1,16 +1,13 @@
 """Parquet files in the lake, named from stream coordinates so a replay rewrites the same objects.
 
 `<table>/event_date=YYYY-MM-DD/event_hour=HH/<hub>-p<partition>-<first seq>-<last seq>.parquet`, zstd, the
-explicit Arrow schemas of `schemas.arrow`. Every file is first written under a hidden temporary name (a leading
-`.`, which dataset readers skip and `*.parquet` globs do not match), then renamed (local) or copied server-side and
-deleted (Blob: pyarrow creates an empty blob when a stream opens, and flat-namespace accounts cannot rename), so
-a reader never sees a partial file at the final name.
+explicit Arrow schemas of `schemas.arrow`. Every file is written under a hidden temporary name and published by the
+location (common/storage/location.py), so a reader never sees a partial file at the final name.
 """
 
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,28 +18,13 @@ import pyarrow.parquet as pq
 from consumer.retry import retry_forever
 from consumer.rows import TableSource
 from schemas.arrow import TABLE_SCHEMAS
-from schemas.lake import LakeLocation
+from schemas.lake import LakeLocation, partition_dir
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def file_stem(hub: str, partition: str, first_sequence: int, last_sequence: int) -> str:
     return f"{_UNSAFE.sub('_', hub)}-p{_UNSAFE.sub('_', partition)}-{first_sequence:020d}-{last_sequence:020d}"
-
-
-def temporary_name(path: str) -> str:
-    directory, _, name = path.rpartition("/")
-    return f"{directory}/.{name}.tmp-{uuid.uuid4().hex}"
-
-
-def publish(location: LakeLocation, temporary: str, path: str) -> None:
-    """Make a finished temporary file visible under its final name, atomically for readers."""
-    fs = location.filesystem
-    if location.is_local:
-        fs.move(temporary, path)
-        return
-    fs.copy_file(temporary, path)
-    fs.delete_file(temporary)
 
 
 @dataclass(frozen=True)
@@ -66,10 +48,10 @@ class LakeWriter:
     def write_file(self, table_name: str, hour: datetime, source: TableSource, stem: str) -> WrittenFile | None:
         schema = TABLE_SCHEMAS[table_name]
         pieces = iter([source]) if isinstance(source, pa.Table) else source()
-        directory = self.location.partition_dir(table_name, hour)
+        directory = partition_dir(self.location, table_name, hour)
         path = f"{directory}/{stem}.parquet"
         fs = self.location.filesystem
-        target = temporary_name(path)
+        target = self.location.temporary_path(path)
         rows = 0
         writer: pq.ParquetWriter | None = None
         try:
@@ -88,7 +70,7 @@ class LakeWriter:
                 writer.close()
         if writer is None:
             return None
-        publish(self.location, target, path)
+        self.location.publish(target, path)
         return WrittenFile(table_name, path, rows)
 
     async def write(

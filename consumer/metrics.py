@@ -36,7 +36,11 @@ class ConsumerStats:
     pending_bytes: Callable[[], int] = lambda: 0
 
     def lag(self) -> dict[str, int]:
-        return {p: max(0, last - self.processed_sequence.get(p, -1)) for p, last in self.last_enqueued_sequence.items()}
+        """Per owned partition whose last enqueued sequence number is known: how many events are not processed
+        yet. A partition is owned from its opening (processed = its checkpoint, or -1 when it has none) to its
+        closing; a closed partition drops out, so a partition taken over by another consumer leaves no stale lag."""
+        processed = self.processed_sequence
+        return {p: max(0, last - processed[p]) for p, last in self.last_enqueued_sequence.items() if p in processed}
 
     def snapshot(self) -> dict[str, object]:
         return {
@@ -87,6 +91,15 @@ class ConsumerMetrics:
         self.stats.last_event_monotonic = time.monotonic()
         self.stats.processed_sequence[partition] = last_sequence
         self._events.add(count, {"partition": partition})
+
+    def record_position(self, partition: str, sequence_number: int) -> None:
+        """A partition opened at `sequence_number` (its checkpoint; -1: from the start)."""
+        self.stats.processed_sequence[partition] = sequence_number
+
+    def forget_partition(self, partition: str) -> None:
+        """A partition closed (shutdown or ownership lost): its lag is no longer ours to report."""
+        self.stats.processed_sequence.pop(partition, None)
+        self.stats.last_enqueued_sequence.pop(partition, None)
 
     def record_flush(self, rows: dict[str, int], dead_letters: Counter[str], seconds: float) -> None:
         self.stats.flushes += 1

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from common.logs import get_logger
 from common.redact import describe
+from consumer.checkpoint_rule import CheckpointRule
 from consumer.flush_state import FlushState, FlushStateStore
 from consumer.lake_writer import LakeWriter, file_stem
 from consumer.metrics import ConsumerMetrics
@@ -60,14 +61,17 @@ class PartitionProcessor:
         self.state = FlushState()
         self.batch = Batch(partition)
         self.last: Position | None = None
-        self.checkpointed: int | None = None
+        self.rule = CheckpointRule()
         self.caught_up = False
         """No events arrived within the idle interval since the last batch (logged once per idle spell)."""
-        self._predecessor: dict[int, Position] = {}
         self._lock = asyncio.Lock()
         """One operation at a time: the source's handler, an idle flush and a shutdown drain may overlap."""
         self.closed = False
-        """sequence number -> the event before it, for events the low watermark may still point at."""
+
+    @property
+    def checkpointed(self) -> int | None:
+        """The sequence number of the last checkpoint written or found at open (None: none)."""
+        return self.rule.committed
 
     @property
     def dirty(self) -> bool:
@@ -78,7 +82,10 @@ class PartitionProcessor:
         self.deps.decoder.forget_partition(self.partition)
         self.state = await self.deps.states.load(self.partition, self.deps.metrics.record_storage_failure)
         self.last = start
-        self.checkpointed = start.sequence_number if start else None
+        self.rule = CheckpointRule(start.sequence_number if start else None, self.state.finished)
+        self.deps.decoder.restore_finished(self.partition, [(r.record_id, r.kind, r.last) for r in self.state.finished])
+        # The processed position is known from here on: a partition opened at its last event is caught up.
+        self.deps.metrics.record_position(self.partition, start.sequence_number if start else -1)
         log.info(
             "partition_opened",
             partition=self.partition,
@@ -107,13 +114,13 @@ class PartitionProcessor:
     async def _on_events(self, events: Sequence[SourceEvent]) -> None:
         fresh: list[SourceEvent] = []
         last = self.last
-        predecessor = self._predecessor
+        read = self.rule.read
         for event in events:
             seq = event.sequence_number
             if last is not None:
                 if seq <= last.sequence_number:
                     continue  # never feed an event twice in one session
-                predecessor[seq] = last
+                read(seq, last)
             last = Position(seq, event.offset)
             fresh.append(event)
         self.last = last
@@ -126,10 +133,13 @@ class PartitionProcessor:
         should_cut = self.deps.policy.should_cut
         flushed, pending = self.state.flushed_through, self.state.pending_through
         batch = self.batch
+        finish = self.rule.finish
         for index, (event, produced) in enumerate(zip(fresh, outputs, strict=True)):
             seq = event.sequence_number
             if flushed is not None and seq <= flushed:
                 continue  # replay of events whose output is already in the lake
+            if produced:
+                finish(seq, produced)
             batch.add_event(seq, event.enqueued_time, produced)
             if (pending is not None and seq >= pending) or should_cut(batch):
                 if index == final:
@@ -183,7 +193,7 @@ class PartitionProcessor:
             if not head.empty:
                 await self._write(head)
             else:
-                self.state = FlushState(cut, None)
+                self.state = FlushState(cut, None, self.state.finished)
         if as_of is None:
             await self._advance_checkpoint(self.last, self.deps.decoder.low_watermark(self.partition))
         else:
@@ -199,7 +209,7 @@ class PartitionProcessor:
                 self.closed = True
                 self.deps.decoder.forget_partition(self.partition)
                 self.batch = Batch(self.partition)
-                self._predecessor.clear()
+                self.rule.reset()
 
     # -- internals -------------------------------------------------------------------------------------------
     async def _reconcile(self) -> None:
@@ -231,9 +241,8 @@ class PartitionProcessor:
         started = time.perf_counter()
         first, last = batch.first_sequence, batch.last_sequence
         if self.state.pending_through != last:
-            await self.deps.states.save(
-                self.partition, FlushState(self.state.flushed_through, last), self.deps.metrics.record_storage_failure
-            )
+            announced = FlushState(self.state.flushed_through, last, self.state.finished)
+            await self.deps.states.save(self.partition, announced, self.deps.metrics.record_storage_failure)
         # Validation and Arrow conversion in a worker thread: Arrow's JSON reader releases the GIL, so with a second
         # core the event loop keeps decoding other partitions' events meanwhile.
         tables, dead = await asyncio.to_thread(self._tables, batch)
@@ -242,7 +251,7 @@ class PartitionProcessor:
             file_stem(self.deps.hub, self.partition, first, last),
             on_failure=self.deps.metrics.record_storage_failure,
         )
-        self.state = FlushState(last, None)
+        self.state = FlushState(last, None, self.rule.straddling(last))
         await self.deps.states.save(self.partition, self.state, self.deps.metrics.record_storage_failure)
         rows = Counter[str]()
         for item in written:
@@ -263,32 +272,22 @@ class PartitionProcessor:
         letters = [letter for _, letter in batch.dead_letters]
         # Validation rejections are dead letters of the event that completed the record: keep stream order.
         letters.extend(rejected)
+        payloads, unstorable = payload_sources([record for _, record in batch.bodies])
+        letters.extend(unstorable)
         dead = Counter(letter.reason.value for letter in letters)
         tables: dict[str, dict[Hour, TableSource]] = {
             "usage": dict(usage),
-            "payloads": payload_sources([record for _, record in batch.bodies]),
+            "payloads": payloads,
             "dead_letters": dead_letter_sources(letters),
         }
         return tables, dead
 
     async def _advance_checkpoint(self, last: Position | None, watermark: int | None) -> None:
-        """Checkpoint just before `watermark` (the first chunk still needed), or at `last` when nothing is pending,
-        never past what is flushed."""
-        flushed = self.state.flushed_through
-        if flushed is None or last is None:
-            return
-        if watermark is None:
-            target = last if last.sequence_number <= flushed else None
-            self._predecessor = {seq: pos for seq, pos in self._predecessor.items() if seq > last.sequence_number}
-        else:
-            target = self._predecessor.get(watermark)
-            if self._predecessor and next(iter(self._predecessor)) < watermark:
-                self._predecessor = {seq: pos for seq, pos in self._predecessor.items() if seq >= watermark}
-        if target is None or target.sequence_number > flushed:
-            return
-        if self.checkpointed is not None and target.sequence_number <= self.checkpointed:
+        """Checkpoint where the rule says (consumer/checkpoint_rule.py), retried until storage takes it."""
+        target = self.rule.target(last, watermark, self.state.flushed_through)
+        if target is None:
             return
         await retry_async_forever(
             lambda: self.deps.checkpoint(self.partition, target), on_failure=self.deps.metrics.record_storage_failure
         )
-        self.checkpointed = target.sequence_number
+        self.rule.commit(target)

@@ -50,3 +50,4 @@ class Pipeline:
         processor = self.partitions.pop(partition, None)
         if processor is not None:
             await processor.close(flush=flush)
+            self.deps.metrics.forget_partition(partition)

@@ -12,10 +12,11 @@ from datetime import datetime
 
 import pyarrow as pa
 
+from common.redact import describe
 from schemas.arrow import DEAD_LETTERS_SCHEMA, PAYLOADS_SCHEMA, USAGE_SCHEMA
-from schemas.deadletter import DeadLetterRecord
+from schemas.deadletter import DeadLetterReason, DeadLetterRecord
 from schemas.reassembler import CompletedRecord, EventMeta
-from schemas.records import decode_usage, to_payload_record
+from schemas.records import decode_usage, record_rejection, to_payload_record
 from schemas.tags import TAGS_JSON, canonical_tags_json
 from schemas.usage import UsageRecord
 
@@ -66,19 +67,54 @@ def usage_values(usage: UsageRecord) -> dict[str, object]:
 
 
 def usage_tables_slow(records: list[CompletedRecord]) -> tuple[HourTables, list[DeadLetterRecord]]:
-    """One pydantic validation per record: the contract itself, used for the rows the fast path cannot vouch for."""
-    valid: list[tuple[UsageRecord, CompletedRecord]] = []
+    """One pydantic validation per record: the contract itself, used for the rows the fast path cannot vouch for.
+
+    Never raises for a record: a record that fails anywhere on its way to an Arrow row (validation, or a value
+    Arrow cannot hold) becomes a `record_invalid` dead letter naming why."""
+    valid: list[tuple[Hour, dict[str, object], EventMeta]] = []
     rejected: list[DeadLetterRecord] = []
     for record in records:
-        result = decode_usage(record)
-        if isinstance(result, DeadLetterRecord):
-            rejected.append(result)
-        else:
-            valid.append((result, record))
-    tables = _by_hour(
-        ((hour_of(u.event_time), usage_values(u), r.first) for u, r in valid), USAGE_SCHEMA, with_lineage=True
-    )
-    return tables, rejected
+        try:
+            result = decode_usage(record)
+            if isinstance(result, DeadLetterRecord):
+                rejected.append(result)
+                continue
+            valid.append((hour_of(result.event_time), usage_values(result), record.first))
+        except Exception as exc:
+            rejected.append(unconvertible(record, exc))
+    tables, unwritable = _by_hour_checked(valid, USAGE_SCHEMA, records_of=records, rows_of=valid)
+    return tables, rejected + unwritable
+
+
+def unconvertible(record: CompletedRecord, exc: BaseException) -> DeadLetterRecord:
+    return record_rejection(record, DeadLetterReason.RECORD_INVALID, f"record: cannot be stored: {describe(exc)}")
+
+
+def _by_hour_checked(
+    items: list[tuple[Hour, dict[str, object], EventMeta]],
+    schema: pa.Schema,
+    *,
+    records_of: list[CompletedRecord],
+    rows_of: list[tuple[Hour, dict[str, object], EventMeta]],
+) -> tuple[HourTables, list[DeadLetterRecord]]:
+    """`_by_hour` with lineage; if Arrow refuses an hour's rows, each row is tried alone and the ones it refuses
+    are dead-lettered (their records are found by stream coordinates)."""
+    try:
+        return _by_hour(items, schema, with_lineage=True), []
+    except Exception:
+        pass
+    by_meta = {(r.first.partition, r.first.sequence_number, r.record_id): r for r in records_of}
+    kept: list[tuple[Hour, dict[str, object], EventMeta]] = []
+    rejected: list[DeadLetterRecord] = []
+    for item in rows_of:
+        try:
+            _by_hour([item], schema, with_lineage=True)
+            kept.append(item)
+        except Exception as exc:
+            meta = item[2]
+            record = by_meta[(meta.partition, meta.sequence_number, str(item[1]["record_id"]))]
+            rejected.append(unconvertible(record, exc))
+    return _by_hour(kept, schema, with_lineage=True), rejected
 
 
 def payload_tables(records: list[CompletedRecord]) -> HourTables:
@@ -92,10 +128,17 @@ def payload_tables(records: list[CompletedRecord]) -> HourTables:
     return _by_hour(items(), PAYLOADS_SCHEMA, with_lineage=True)
 
 
-def payload_sources(records: list[CompletedRecord]) -> dict[Hour, TableSource]:
-    """Body records per event hour, converted lazily in row groups of about `PAYLOAD_ROW_GROUP_BYTES`."""
+def payload_sources(records: list[CompletedRecord]) -> tuple[dict[Hour, TableSource], list[DeadLetterRecord]]:
+    """Body records per event hour, converted lazily in row groups of about `PAYLOAD_ROW_GROUP_BYTES`, and the
+    records that cannot become a row (checked here, before the lazy conversion runs inside the write)."""
     by_hour: dict[Hour, list[CompletedRecord]] = defaultdict(list)
+    rejected: list[DeadLetterRecord] = []
     for record in records:
+        try:
+            to_payload_record(record)
+        except Exception as exc:
+            rejected.append(unconvertible(record, exc))
+            continue
         by_hour[hour_of(to_payload_record_time(record))].append(record)
 
     def parts(group: list[CompletedRecord]) -> TableParts:
@@ -113,7 +156,7 @@ def payload_sources(records: list[CompletedRecord]) -> dict[Hour, TableSource]:
 
         return generate
 
-    return {hour: parts(group) for hour, group in sorted(by_hour.items())}
+    return {hour: parts(group) for hour, group in sorted(by_hour.items())}, rejected
 
 
 def dead_letter_sources(letters: list[DeadLetterRecord]) -> dict[Hour, TableSource]:

@@ -6,16 +6,18 @@ import os
 from typing import Literal, Self
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from common.errors import ChargebackError
+from common.settings import StageSettings
+from common.storage.connection import parse_connection_string
 from consumer.errors import ConfigError
-from schemas.lake import parse_connection_string
 from schemas.limits import DEFAULT_CHUNK_BYTES, DEFAULT_MAX_CHUNKS
 
 MiB = 1024 * 1024
 
 
-class ConsumerSettings(BaseSettings):
+class ConsumerSettings(StageSettings):
     model_config = SettingsConfigDict(env_prefix="CHARGEBACK_", extra="ignore", frozen=True)
 
     eventhub_connection_string: SecretStr | None = None
@@ -25,8 +27,7 @@ class ConsumerSettings(BaseSettings):
     eventhub_name: str | None = None
     consumer_group: str = "$Default"
     checkpoint_url: str
-    lake_url: str
-    storage_connection_string: SecretStr | None = None
+    lake_url: str  # type: ignore[assignment]  # required here, optional in StageSettings
     start_position: Literal["earliest", "latest"] = "earliest"
     health_port: int = Field(8080, ge=0, le=65535)
 
@@ -53,9 +54,9 @@ class ConsumerSettings(BaseSettings):
             )
         if conn:
             try:
-                parts = parse_connection_string(conn)
-            except ValueError as exc:
-                raise ValueError(f"CHARGEBACK_EVENTHUB_CONNECTION_STRING is malformed: {exc}") from None
+                parts = parse_connection_string(conn, what="CHARGEBACK_EVENTHUB_CONNECTION_STRING")
+            except ChargebackError as exc:
+                raise ValueError(str(exc)) from None
             if "Endpoint" not in parts:
                 raise ValueError("CHARGEBACK_EVENTHUB_CONNECTION_STRING has no Endpoint=")
         if not self.hub_name:
@@ -69,14 +70,10 @@ class ConsumerSettings(BaseSettings):
         if self.eventhub_connection_string:
             try:
                 parts = parse_connection_string(self.eventhub_connection_string.get_secret_value())
-            except ValueError:
+            except ChargebackError:
                 return None
             return parts.get("EntityPath")
         return None
-
-    @property
-    def storage_connection(self) -> str | None:
-        return self.storage_connection_string.get_secret_value() if self.storage_connection_string else None
 
 
 def _variable(loc: tuple[int | str, ...]) -> str:

@@ -8,7 +8,7 @@ records or dead letters. The lake writer sees neither: it only gets tables.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
@@ -73,3 +73,8 @@ class Decoder(Protocol):
     def low_watermark(self, partition: str) -> int | None: ...
 
     def forget_partition(self, partition: str) -> None: ...
+
+    def restore_finished(self, partition: str, records: Iterable[tuple[str, str, int]]) -> None:
+        """Records (record_id, kind, last sequence number) already in the lake: ignore their chunks re-read up to
+        there (the flush state carries them across restarts)."""
+        ...

@@ -63,11 +63,32 @@ param createOpenAiApi bool = true
 @description('Endpoint of the Azure OpenAI resource, e.g. https://my-aoai.openai.azure.com (for a new API).')
 param openAiEndpoint string = ''
 
-@description('Cron (UTC) of the nightly aggregation and compaction job.')
+@description('Cron (UTC) of the nightly job (`chargeback nightly`: aggregate, compact, retention, ...).')
 param aggregationCron string = '30 2 * * *'
 
-@description('Optional URL of the price sheet (e.g. a blob in the lake container); empty: the built-in sheet.')
-param priceSheetUrl string = ''
+@minValue(1)
+@description('Closed days (yesterday back) the nightly compaction checks for small files to merge.')
+param compactLookbackDays int = 7
+
+@description('Price sheet in the config container (`chargeback config push --prices`); empty: the shipped sheet.')
+param priceSheetBlob string = 'prices.csv'
+
+@description('Deployments map in the config container (`chargeback config push --deployments`); empty: the shipped example (wrong for you).')
+param deploymentsConfigBlob string = 'deployments.csv'
+
+@description('PTU config in the config container (`chargeback config push --ptu`); empty: no provisioned deployments.')
+param ptuConfigBlob string = 'ptu.json'
+
+@description('Principal granted write access to the config container for `chargeback config push` (azd: you).')
+param deployerPrincipalId string = ''
+
+@allowed([
+  'User'
+  'ServicePrincipal'
+  'Group'
+])
+@description('Kind of deployerPrincipalId.')
+param deployerPrincipalType string = 'User'
 
 @description('Set by azd: true once the consumer app exists, so a re-provision keeps the deployed image.')
 param consumerAppExists bool = false
@@ -109,6 +130,7 @@ var apimResourceGroupName = useExistingApim ? existingApimResourceGroup : rg.nam
 var eventHubName = 'apim-usage'
 var lakeContainerName = 'lake'
 var checkpointContainerName = 'checkpoints'
+var configContainerName = 'config'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: '${abbrs.resourceGroup}${environmentName}'
@@ -185,10 +207,13 @@ module storage 'modules/storage.bicep' = {
     accountName: '${abbrs.storage}${token}'
     lakeContainerName: lakeContainerName
     checkpointContainerName: checkpointContainerName
+    configContainerName: configContainerName
     payloadRetentionDays: payloadRetentionDays
     deadLetterRetentionDays: deadLetterRetentionDays
     consumerPrincipalId: identities.outputs.consumerPrincipalId
     jobPrincipalId: identities.outputs.jobPrincipalId
+    deployerPrincipalId: deployerPrincipalId
+    deployerPrincipalType: deployerPrincipalType
   }
 }
 
@@ -252,7 +277,11 @@ module containerApps 'modules/container-apps.bicep' = {
     payloadRetentionDays: payloadRetentionDays
     deadLetterRetentionDays: deadLetterRetentionDays
     lateDataDays: lateDataDays
-    priceSheetUrl: priceSheetUrl
+    compactLookbackDays: compactLookbackDays
+    configUrl: storage.outputs.configUrl
+    priceSheetBlob: priceSheetBlob
+    deploymentsConfigBlob: deploymentsConfigBlob
+    ptuConfigBlob: ptuConfigBlob
     aggregationCron: aggregationCron
     consumerAppExists: consumerAppExists
   }
@@ -274,3 +303,4 @@ output CHARGEBACK_EVENTHUB_NAME string = eventHubs.outputs.eventHubName
 output CHARGEBACK_CONSUMER_GROUP string = eventHubs.outputs.consumerGroupName
 output CHARGEBACK_LAKE_URL string = storage.outputs.lakeUrl
 output CHARGEBACK_CHECKPOINT_URL string = storage.outputs.checkpointUrl
+output CHARGEBACK_CONFIG_URL string = storage.outputs.configUrl

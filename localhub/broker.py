@@ -41,6 +41,8 @@ class Broker:
         self.readers: dict[tuple[str, str], list[PartitionReader]] = {}
         self._paused: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._round_robin: dict[str, int] = {}
+        self.refuse_tokens = False
+        """Fault: every `$cbs` put-token is answered 401, as Event Hubs answers a token it does not accept."""
 
     @staticmethod
     def _key(partition: Partition) -> tuple[str, str]:
@@ -140,5 +142,5 @@ class Broker:
 
     def handle_request(self, node: str, request: Message) -> bytes:
         if node == CBS_NODE:
-            return cbs.handle(request)
+            return cbs.handle(request, refuse=self.refuse_tokens)
         return management.handle(request, self.store)

@@ -54,3 +54,8 @@ class Faults:
     def resume_partition(self, hub_name: str, partition_id: str) -> None:
         """End a pause early."""
         self._broker.resume(self._broker.store.partition(hub_name, str(partition_id)))
+
+    def refuse_tokens(self, refuse: bool = True) -> None:
+        """Answer every `$cbs` put-token with 401 (a credential Event Hubs does not accept), until turned off."""
+        self._broker.refuse_tokens = refuse
+        log.info("fault: tokens refused" if refuse else "fault: tokens accepted")

@@ -48,6 +48,9 @@ class SyncFaults:
     def resume_partition(self, hub_name: str, partition_id: str) -> None:
         self._owner.call(lambda hub: hub.faults.resume_partition(hub_name, partition_id))
 
+    def refuse_tokens(self, refuse: bool = True) -> None:
+        self._owner.call(lambda hub: hub.faults.refuse_tokens(refuse))
+
 
 class SyncLocalHub:
     """A `LocalHub` running on a private loop in a daemon thread; `start()`/`stop()` may be repeated (restart)."""

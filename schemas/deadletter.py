@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -43,3 +44,45 @@ class DeadLetterRecord(BaseModel):
     """The first bytes of the offending message (or reassembled payload)."""
     raw_bytes: Annotated[int, Field(ge=0)]
     """The full length of what `raw_body` was cut from."""
+
+
+MAX_DETAIL_CHARS = 4096
+MAX_IDENTITY_CHARS = 256
+"""How much of an untrusted `record_id` or `kind` a dead letter keeps."""
+
+
+def writable(text: str | None, limit: int) -> str | None:
+    """`text` as a dead letter can store it: valid Unicode (a lone surrogate becomes its `\\udXXX` escape, which
+    UTF-8 can encode) and at most `limit` characters. Dead letters are the last resort: they must always write."""
+    if text is None:
+        return None
+    if not text.isascii():
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text[:limit]
+
+
+def dead_letter(
+    reason: DeadLetterReason,
+    detail: str,
+    *,
+    partition: str,
+    sequence_number: int,
+    offset: str,
+    enqueued_time: datetime,
+    raw: bytes,
+    record_id: str | None = None,
+    kind: str | None = None,
+) -> DeadLetterRecord:
+    """The one builder of dead letters: whatever the input held, the row is bounded and encodable."""
+    return DeadLetterRecord.model_construct(
+        reason=reason,
+        detail=writable(detail, MAX_DETAIL_CHARS),
+        partition=writable(partition, MAX_IDENTITY_CHARS),
+        sequence_number=sequence_number,
+        offset=writable(offset, MAX_IDENTITY_CHARS),
+        enqueued_time=enqueued_time,
+        record_id=writable(record_id, MAX_IDENTITY_CHARS),
+        kind=writable(kind, MAX_IDENTITY_CHARS),
+        raw_body=bytes(raw[:DEAD_LETTER_RAW_BYTES]),
+        raw_bytes=len(raw),
+    )

@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -20,10 +20,9 @@ from typing import NamedTuple
 import pybase64
 
 from schemas import CONTRACT_VERSION
-from schemas.deadletter import DeadLetterReason, DeadLetterRecord
+from schemas.deadletter import DeadLetterReason, DeadLetterRecord, dead_letter
 from schemas.envelope import EMITTED_AT_PATTERN, RECORD_ID_PATTERN, SHA256_PATTERN, Envelope, RecordKind
 from schemas.limits import (
-    DEAD_LETTER_RAW_BYTES,
     DEFAULT_CHUNK_BYTES,
     DEFAULT_MAX_CHUNKS,
     MAX_CONTENT_TYPE_CHARS,
@@ -95,18 +94,17 @@ def reject(
     record_id: str | None = None,
     kind: str | None = None,
 ) -> DeadLetterRecord:
-    """A dead letter at `meta`'s stream coordinates, with the detail and the raw bytes bounded."""
-    return DeadLetterRecord.model_construct(
-        reason=reason,
-        detail=detail[:4096],
+    """A dead letter at `meta`'s stream coordinates (`schemas.deadletter.dead_letter`: bounded, always writable)."""
+    return dead_letter(
+        reason,
+        detail,
         partition=meta.partition,
         sequence_number=meta.sequence_number,
         offset=meta.offset,
         enqueued_time=meta.enqueued_time,
+        raw=raw,
         record_id=record_id,
         kind=kind,
-        raw_body=raw[:DEAD_LETTER_RAW_BYTES],
-        raw_bytes=len(raw),
     )
 
 
@@ -265,6 +263,8 @@ class Reassembler:
         self._by_partition: dict[str, OrderedDict[_Key, _Pending]] = {}
         self._stream_time: dict[str, datetime] = {}
         self._recent: OrderedDict[_Key, str] = OrderedDict()
+        self._finished_before: dict[str, dict[_Key, int]] = {}
+        """partition -> records already in the lake -> their last chunk's sequence number (`restore_finished`)."""
         self.pending_bytes = 0
         self.stats: Counter[str] = Counter()
 
@@ -386,8 +386,15 @@ class Reassembler:
         self._expire_partition(partition, out)
         return [item for item in out if isinstance(item, DeadLetterRecord)]
 
+    def restore_finished(self, partition: str, records: Iterable[tuple[str, str, int]]) -> None:
+        """Records (record_id, kind, last chunk's sequence number) a previous owner already finished: their chunks
+        re-read up to that sequence number are ignored, not held as a new incomplete record. (After a restart the
+        partition is re-read from the checkpoint, which can lie between such a record's chunks.)"""
+        self._finished_before[partition] = {(partition, rid, kind): last for rid, kind, last in records}
+
     def forget_partition(self, partition: str) -> None:
         """Drop a partition's pending state without dead letters: its new owner re-reads it from the checkpoint."""
+        self._finished_before.pop(partition, None)
         for key, rec in self._by_partition.pop(partition, {}).items():
             self._pending.pop(key, None)
             self.pending_bytes -= rec.bytes_held
@@ -420,6 +427,12 @@ class Reassembler:
             out.append(reject(DeadLetterReason.CHUNK_LENGTH_MISMATCH, problem, meta, body, rid, kind))
             return
         key = (meta.partition, rid, kind)
+        finished_before = self._finished_before.get(meta.partition)
+        if finished_before:
+            last = finished_before.get(key)
+            if last is not None and meta.sequence_number <= last and key not in self._pending:
+                self.stats["replayed_ignored"] += 1
+                return
         done_sha = self._recent.get(key)
         if done_sha is not None:
             if done_sha == env.sha256:

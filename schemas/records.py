@@ -40,7 +40,13 @@ def decode_usage(record: CompletedRecord) -> UsageRecord | DeadLetterRecord:
         )
     try:
         obj = json.loads(record.payload)
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        return record_rejection(
+            record,
+            DeadLetterReason.RECORD_INVALID,
+            "record: JSON nested deeper than this consumer parses (a deeply nested unknown member?)",
+        )
+    except ValueError as exc:
         return record_rejection(record, DeadLetterReason.RECORD_NOT_JSON, f"usage payload is not JSON: {exc}")
     if type(obj) is not dict:
         return record_rejection(

@@ -38,6 +38,15 @@ Tokens = Annotated[int, Field(ge=0, le=2**53)]
 Name = Annotated[str, Field(max_length=256)]
 
 
+def _is_unicode(text: str) -> bool:
+    """No lone UTF-16 surrogate (JSON can spell one, `\\ud800`; UTF-8, and so Parquet, cannot store it)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class UsageRecord(BaseModel):
     """One Azure OpenAI call as seen by the gateway. Extra members are ignored (forward compatible in v1)."""
 
@@ -76,7 +85,10 @@ class UsageRecord(BaseModel):
     @field_validator("event_time")
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("outside the calendar once converted to UTC") from None
 
     @field_validator("tags")
     @classmethod
@@ -88,6 +100,8 @@ class UsageRecord(BaseModel):
                 raise ValueError(f"tag key {key[:80]!r} must be 1-{MAX_TAG_KEY_CHARS} characters")
             if len(val) > MAX_TAG_VALUE_CHARS:
                 raise ValueError(f"tag {key!r} value longer than {MAX_TAG_VALUE_CHARS} characters")
+            if not (key.isascii() and val.isascii()) and not _is_unicode(key + val):
+                raise ValueError(f"tag {key!r}: not valid Unicode (a lone UTF-16 surrogate)")
         return value
 
     @model_validator(mode="after")

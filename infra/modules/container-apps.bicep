@@ -35,7 +35,22 @@ param checkpointContainerName string
 param payloadRetentionDays int
 param deadLetterRetentionDays int
 param lateDataDays int
-param priceSheetUrl string
+
+@minValue(1)
+@description('Closed days (yesterday back) the nightly compaction checks for small files to merge.')
+param compactLookbackDays int
+
+@description('The config container (storage module output configUrl): where the job reads its configuration files.')
+param configUrl string
+
+@description('Price sheet blob in the config container (CHARGEBACK_PRICE_SHEET); empty: the shipped sheet.')
+param priceSheetBlob string
+
+@description('Deployments map blob in the config container (CHARGEBACK_DEPLOYMENTS_CONFIG); empty: the shipped example.')
+param deploymentsConfigBlob string
+
+@description('PTU config blob in the config container (CHARGEBACK_PTU_CONFIG); empty: no provisioned deployments.')
+param ptuConfigBlob string
 param aggregationCron string
 param consumerAppExists bool
 
@@ -116,6 +131,10 @@ var jobBaseEnv = [
     value: string(lateDataDays)
   }
   {
+    name: 'CHARGEBACK_COMPACT_LOOKBACK_DAYS'
+    value: string(compactLookbackDays)
+  }
+  {
     name: 'CHARGEBACK_PAYLOAD_RETENTION_DAYS'
     value: string(payloadRetentionDays)
   }
@@ -132,13 +151,29 @@ var jobBaseEnv = [
     secretRef: 'appinsights-connection-string'
   }
 ]
-var priceSheetEnv = empty(priceSheetUrl) ? [] : [
+// Configuration files: one entry per file setting, a blob of the config container (`chargeback config push` puts
+// them there with these names). A new file (teams map, budgets) adds a param, a variable like these and its name
+// in configFileEnv.
+var priceSheetEnv = empty(priceSheetBlob) ? [] : [
   {
     name: 'CHARGEBACK_PRICE_SHEET'
-    value: priceSheetUrl
+    value: '${configUrl}/${priceSheetBlob}'
   }
 ]
-var jobEnv = concat(jobBaseEnv, priceSheetEnv)
+var deploymentsConfigEnv = empty(deploymentsConfigBlob) ? [] : [
+  {
+    name: 'CHARGEBACK_DEPLOYMENTS_CONFIG'
+    value: '${configUrl}/${deploymentsConfigBlob}'
+  }
+]
+var ptuConfigEnv = empty(ptuConfigBlob) ? [] : [
+  {
+    name: 'CHARGEBACK_PTU_CONFIG'
+    value: '${configUrl}/${ptuConfigBlob}'
+  }
+]
+var configFileEnv = concat(priceSheetEnv, deploymentsConfigEnv, ptuConfigEnv)
+var jobEnv = concat(jobBaseEnv, configFileEnv)
 
 resource environment 'Microsoft.App/managedEnvironments@2025-01-01' = {
   name: environmentName
@@ -309,14 +344,15 @@ resource aggregationJob 'Microsoft.App/jobs@2025-01-01' = {
     template: {
       containers: [
         {
-          name: 'aggregate'
+          // One entry point, the ordered nightly steps (aggregator/nightly.py): the job fails with the first failed
+          // step's exit code; each step logs one JSON line.
+          name: 'nightly'
           image: image
           command: [
-            '/bin/sh'
-            '-c'
+            'chargeback'
           ]
           args: [
-            'chargeback aggregate && chargeback compact'
+            'nightly'
           ]
           env: jobEnv
           resources: {

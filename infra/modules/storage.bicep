@@ -1,10 +1,13 @@
-// The lake and the consumer's checkpoints. Entra ID only (no shared key, no SAS), no public blob access,
+// The lake, the consumer's checkpoints and the configuration files of the nightly job (`config`). Entra ID only (no shared key, no SAS), no public blob access,
 // TLS 1.2. Lifecycle rules delete captured bodies and dead letters after their retention.
 param location string
 param tags object
 param accountName string
 param lakeContainerName string
 param checkpointContainerName string
+
+@description('Container of the configuration files (price sheet, deployments map, PTU config...): `chargeback config push` writes it, the job reads it.')
+param configContainerName string
 
 @minValue(1)
 param payloadRetentionDays int
@@ -18,6 +21,17 @@ param consumerPrincipalId string
 @description('The aggregation job reads and rewrites the lake (roll-ups, compaction).')
 param jobPrincipalId string
 
+@description('Who runs `chargeback config push` (azd: the signed-in user, AZURE_PRINCIPAL_ID); empty: nobody is granted.')
+param deployerPrincipalId string = ''
+
+@allowed([
+  'User'
+  'ServicePrincipal'
+  'Group'
+])
+@description('Kind of deployerPrincipalId (ServicePrincipal when a pipeline deploys).')
+param deployerPrincipalType string = 'User'
+
 @allowed([
   'Standard_LRS'
   'Standard_ZRS'
@@ -29,6 +43,7 @@ param skuName string = 'Standard_LRS'
 
 var roles = {
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+  storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
 }
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
@@ -85,6 +100,14 @@ resource lakeContainer 'Microsoft.Storage/storageAccounts/blobServices/container
 resource checkpointContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
   parent: blobService
   name: checkpointContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource configContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: configContainerName
   properties: {
     publicAccess: 'None'
   }
@@ -175,6 +198,27 @@ resource jobLakeRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+resource jobConfigRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(configContainer.id, jobPrincipalId, roles.storageBlobDataReader)
+  scope: configContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataReader)
+    principalId: jobPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource deployerConfigRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
+  name: guid(configContainer.id, deployerPrincipalId, roles.storageBlobDataContributor)
+  scope: configContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    principalId: deployerPrincipalId
+    principalType: deployerPrincipalType
+  }
+}
+
 output accountName string = account.name
 output lakeUrl string = '${account.properties.primaryEndpoints.blob}${lakeContainer.name}'
 output checkpointUrl string = '${account.properties.primaryEndpoints.blob}${checkpointContainer.name}'
+output configUrl string = '${account.properties.primaryEndpoints.blob}${configContainer.name}'

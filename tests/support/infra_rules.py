@@ -30,6 +30,7 @@ REGISTRY = "Microsoft.ContainerRegistry/registries"
 SENDER = "2b629674-e913-4c01-ae53-ef4638d8f975"
 RECEIVER = "a638d3c7-ab3a-418d-83e6-5f17a39d4fde"
 BLOB_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+BLOB_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 
 # (template file, role id, scope resource type, principal expression inside that template). Nothing else may
@@ -39,6 +40,8 @@ EXPECTED_ROLES = {
     ("eventhubs.bicep", RECEIVER, EVENTHUB, "receiverPrincipalId"),
     ("storage.bicep", BLOB_CONTRIBUTOR, CONTAINER, "consumerPrincipalId"),
     ("storage.bicep", BLOB_CONTRIBUTOR, CONTAINER, "jobPrincipalId"),
+    ("storage.bicep", BLOB_READER, CONTAINER, "jobPrincipalId"),  # the config container: read only
+    ("storage.bicep", BLOB_CONTRIBUTOR, CONTAINER, "deployerPrincipalId"),  # `chargeback config push`
     ("registry.bicep", ACR_PULL, REGISTRY, "principalId"),
 }
 # How main.bicep feeds those principals: module symbol -> param -> rendered expression.
@@ -49,6 +52,7 @@ EXPECTED_PRINCIPAL_WIRING = {
     ("eventHubs", "receiverPrincipalId"): "identities.outputs.consumerPrincipalId",
     ("storage", "consumerPrincipalId"): "identities.outputs.consumerPrincipalId",
     ("storage", "jobPrincipalId"): "identities.outputs.jobPrincipalId",
+    ("storage", "deployerPrincipalId"): "deployerPrincipalId",
     ("registry", "pullPrincipalIds"): ("[identities.outputs.consumerPrincipalId, identities.outputs.jobPrincipalId]"),
 }
 SECRET_WORDS = re.compile(r"(connectionstring|password|secret|sharedkey|accountkey|primarykey|secondarykey|sas)", re.I)
@@ -95,7 +99,9 @@ def role_problems(deployment: Deployment) -> list[str]:
                 problems.append(
                     f"{where}: unexpected role {ra.role_name} on {ra.scope} ({ra.scope_type}) for {ra.principal}"
                 )
-            if ra.principal_type != "ServicePrincipal":
+            # The deployer (azd: the signed-in user) is the one principal whose kind is a parameter.
+            deployer = ra.principal == "deployerPrincipalId" and is_symbol(ra.principal_type, "deployerPrincipalType")
+            if ra.principal_type != "ServicePrincipal" and not deployer:
                 problems.append(f"{where}: principalType is {ra.principal_type!r}, not 'ServicePrincipal'")
     for missing in sorted(EXPECTED_ROLES - found, key=str):
         problems.append(f"missing role assignment {missing}")
@@ -246,7 +252,7 @@ def consumer_app_problems(deployment: Deployment) -> list[str]:
 
 
 def job_problems(deployment: Deployment) -> list[str]:
-    """A scheduled Container Apps Job runs aggregate then compact, on a valid 5-field cron."""
+    """A scheduled Container Apps Job runs `chargeback nightly` (aggregate, compact, ...), on a valid 5-field cron."""
     problems = []
     template = _by_name(deployment, "container-apps.bicep")
     jobs = template.resources_of_type("Microsoft.App/jobs")
@@ -262,9 +268,9 @@ def job_problems(deployment: Deployment) -> list[str]:
         problems.append("main.bicep: the job's cron is not main's aggregationCron parameter")
     default = deployment.main.parameters.get("aggregationCron", {}).get("default")
     problems += cron_problems(default if isinstance(default, str) else "")
-    script = " ".join(render(x) for c in containers(job) for x in c.get("command", []) + c.get("args", []))
-    if not re.search(r"chargeback aggregate && chargeback compact", script):
-        problems.append(f"job: runs {script!r}, expected `chargeback aggregate && chargeback compact`")
+    command = [render(x) for c in containers(job) for x in c.get("command", []) + c.get("args", [])]
+    if command != ["'chargeback'", "'nightly'"]:
+        problems.append(f"job: runs {command}, expected `chargeback nightly`")
     return problems
 
 

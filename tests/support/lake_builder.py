@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas.arrow import DEAD_LETTERS_SCHEMA, PAYLOADS_SCHEMA, USAGE_SCHEMA
-from schemas.lake import LakeLocation
+from schemas.lake import LakeLocation, partition_dir
 from schemas.tags import TAGS_JSON, canonical_tags_json
 
 _sequence = itertools.count(1)
@@ -88,7 +88,7 @@ class LakeBuilder:
             by_hour.setdefault(moment.replace(minute=0, second=0, microsecond=0), []).append(row)
         written = []
         for hour, hour_rows in sorted(by_hour.items()):
-            directory = self.location.partition_dir(table_name, hour)
+            directory = partition_dir(self.location, table_name, hour)
             self.location.filesystem.create_dir(directory, recursive=True)
             path = f"{directory}/{name or uuid.uuid4().hex}.parquet"
             pq.write_table(pa.Table.from_pylist(hour_rows, schema=schema), path, filesystem=self.location.filesystem)

@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 import pyarrow.dataset as ds
 
-from schemas.lake import open_location
+from common.storage.location import open_location
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def blob_lake(azurite: Any, prefix: str = "") -> LakeEnv:
 def table_dataset(lake_url: str, table: str, connection_string: str | None = None) -> ds.Dataset:
     """One stream table of the lake (Hive layout) as a pyarrow dataset, local or Blob."""
     location = open_location(lake_url, connection_string=connection_string)
-    return ds.dataset(location.table_root(table), filesystem=location.filesystem, format="parquet", partitioning="hive")
+    return ds.dataset(location.path(table), filesystem=location.filesystem, format="parquet", partitioning="hive")
 
 
 def lake_column(lake_url: str, table: str, column: str, connection_string: str | None = None) -> list[Any]:
@@ -67,7 +67,7 @@ def duckdb_over_lake(
     location = open_location(lake_url, connection_string=connection_string)
     con = duckdb.connect()
     for table in tables:
-        root = location.table_root(table)
+        root = location.path(table)
         if location.filesystem.get_file_info(root).type.name == "NotFound":
             con.execute(f"CREATE TABLE {table} (record_id VARCHAR, kind VARCHAR, reason VARCHAR)")
             continue

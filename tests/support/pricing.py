@@ -52,6 +52,6 @@ def env_for(settings: AggregatorSettings) -> dict[str, str]:
         "CHARGEBACK_DEPLOYMENTS_CONFIG": str(settings.deployments_config),
         "CHARGEBACK_PTU_CONFIG": str(settings.ptu_config),
     }
-    if settings.storage_connection_string:
-        env["CHARGEBACK_STORAGE_CONNECTION_STRING"] = settings.storage_connection_string
+    if settings.storage_connection:
+        env["CHARGEBACK_STORAGE_CONNECTION_STRING"] = settings.storage_connection
     return env

@@ -3,6 +3,6 @@ stay importable from here for this session)."""
 
 from __future__ import annotations
 
-from tests.support.consumer_process import consumer_env, start_consumer
+from tests.support.consumer_process import REPO, consumer_env, start_consumer
 
-__all__ = ["consumer_env", "start_consumer"]
+__all__ = ["REPO", "consumer_env", "start_consumer"]

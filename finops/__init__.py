@@ -1,0 +1,1 @@
+"""FinOps loop: budgets, alerts, notifications and opt-in enforcement, all computed from the immutable daily ledger."""
