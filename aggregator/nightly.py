@@ -121,7 +121,7 @@ def _exit_code(exc: Exception) -> int | None:
     if isinstance(exc, ChargebackError):
         return int(exc.exit_code)
     try:  # until every stage error derives from common.errors (helper `errors`): the aggregator's own mapping
-        from aggregator.cli import _exit_code as legacy  # type: ignore[attr-defined]
+        from aggregator.cli import _exit_code as legacy
         from aggregator.errors import AggregatorError
 
         if isinstance(exc, AggregatorError):

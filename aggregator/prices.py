@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TextIO
 
 import pyarrow as pa
 
@@ -220,9 +221,9 @@ def prices_table(rows: list[PriceRow]) -> pa.Table:
     return pa.table(columns, schema=PRICES_SCHEMA)
 
 
-def write_price_sheet(rows: list[PriceRow], handle: object) -> None:
+def write_price_sheet(rows: list[PriceRow], handle: TextIO) -> None:
     """Write rows as a sheet (per 1M tokens), e.g. after `chargeback prices import`."""
-    writer = csv.writer(handle, lineterminator="\n")  # type: ignore[arg-type]
+    writer = csv.writer(handle, lineterminator="\n")
     writer.writerow(SHEET_COLUMNS)
 
     def text(value: Decimal | None) -> str:

@@ -15,7 +15,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import NamedTuple, TypeGuard
 
 import pybase64
 
@@ -108,7 +108,7 @@ def reject(
     )
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return type(value) is int
 
 
@@ -368,7 +368,8 @@ class Reassembler:
                         if by_partition.get(partition):
                             self._expire_partition(partition, out)
                             for item in out[1:]:
-                                self.stats[f"rejected.{item.reason.value}"] += 1  # type: ignore[union-attr]
+                                if isinstance(item, DeadLetterRecord):  # what expiry adds: dead letters only
+                                    self.stats[f"rejected.{item.reason.value}"] += 1
                         results.append(out)
                         continue
             results.append(self.feed(body, meta))
