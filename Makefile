@@ -5,6 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHECKOV_VENV := .cache/checkov-venv
 CHECKOV_VERSION := 3.3.30
+MUTMUT_VENV := .cache/mutmut-venv
+MUTMUT_VERSION := 3.8.1
+# `make mutation MUTATE=aggregator.ptu` runs one module; the default is every money and exactly-once module.
+MUTATE ?= schemas.codec consumer.flush_state aggregator.ptu aggregator.prices consumer.partition consumer.columnar \
+	aggregator.focus aggregator.rollup schemas.reassembler
 MONO_PACKAGES := mono-mcs mono-runtime libnewtonsoft-json5.0-cil
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
@@ -23,7 +28,7 @@ define pytest
 endef
 
 
-.PHONY: setup demo test test-unit test-deep reliability lint typecheck bench tools node-tools mono browser checkov clean
+.PHONY: openapi setup demo test test-unit test-deep reliability lint typecheck bench tools node-tools mono browser checkov clean mutation mutation-tool
 
 setup: $(VENV)/.installed
 
@@ -107,5 +112,30 @@ typecheck: setup
 bench: tools
 	$(BIN)/python -m bench
 
+# The read API's published OpenAPI document (a test fails when it is stale).
+openapi: setup
+	$(BIN)/python -m api.openapi docs/openapi.json
+
 clean:
 	rm -rf $(VENV) .cache node_modules .pytest_cache .ruff_cache .mypy_cache .hypothesis .benchmarks
+
+# Mutation testing (issue 20; not part of `make test`): mutmut over the money and exactly-once modules, one module at
+# a time, each mutant against only the tests that ran the mutated function, then the hand-written mutations of the
+# SQL and the policy's C# (tests/mutation/handmade.py). Scores: tests/mutation/score.py; README: bench/README.md.
+# mutmut gets its own virtualenv with the project's dependencies but NOT the project itself: an editable install's
+# import hook would load the unmutated sources ahead of mutmut's copies in mutants/.
+mutation-tool: $(MUTMUT_VENV)/.installed
+$(MUTMUT_VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(MUTMUT_VENV)
+	$(MUTMUT_VENV)/bin/pip install --quiet --upgrade pip
+	$(MUTMUT_VENV)/bin/pip install --quiet -c constraints.txt -e '.[dev]' mutmut==$(MUTMUT_VERSION)
+	$(MUTMUT_VENV)/bin/pip uninstall --quiet -y apim-chargeback
+	touch $@
+
+mutation: mutation-tool mono
+	@for module in $(MUTATE); do \
+		echo "== mutmut: $$module"; \
+		nice -n 10 $(MUTMUT_VENV)/bin/mutmut run --max-children 1 "$$module.*" >/dev/null || exit 1; \
+	done
+	$(MUTMUT_VENV)/bin/python -m tests.mutation.score
+	nice -n 10 $(BIN)/python -m tests.mutation.handmade

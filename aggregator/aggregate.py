@@ -64,7 +64,7 @@ def aggregate_days(
         run.usage_files += done.usage_files
         for name, count in done.rows.items():
             run.add_rows(name, count)
-        log.info("day aggregated", day=day.isoformat(), usage_files=done.usage_files, **done.rows)
+        log.info("day_aggregated", day=day.isoformat(), usage_files=done.usage_files, **done.rows)
         result.days.append(done)
         if on_day:
             on_day(done)
@@ -86,7 +86,7 @@ def rebuild_month(location: LakeLocation, month: str) -> pa.Table:
     )
     monthly = roll_up_month(dataset)
     replace_partition(location, "chargeback_monthly", "month", month, monthly)
-    log.info("month rebuilt", month=month, days=len(files), rows=monthly.num_rows)
+    log.info("month_rebuilt", month=month, days=len(files), rows=monthly.num_rows)
     return monthly
 
 

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import ParamSpec, TypeVar
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from aggregator import errors
 from aggregator.settings import AggregatorSettings
-from common.exitcodes import ExitCode
-from common.logs import get_logger
+from common.configuration import load_settings
+from common.outputs import write_text, writing
 
-P = ParamSpec("P")
-R = TypeVar("R")
-log = get_logger(__name__)
 err = Console(stderr=True)
 
 LAKE_OPTION = typer.Option(
@@ -28,38 +21,8 @@ LAKE_OPTION = typer.Option(
 )
 
 
-def _exit_code(exc: BaseException) -> ExitCode:
-    if isinstance(exc, errors.ArgumentError | errors.QueryError):
-        return ExitCode.USAGE
-    if isinstance(exc, errors.ConfigFileError | ValidationError):
-        return ExitCode.CONFIG
-    if isinstance(exc, errors.LakeNotFoundError | errors.NoDataError):
-        return ExitCode.NOT_FOUND
-    if isinstance(exc, errors.RetailPricesError):
-        return ExitCode.DATA
-    if isinstance(exc, OSError):
-        return ExitCode.UNAVAILABLE
-    return ExitCode.FAILURE
-
-
-def reported(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn the aggregator's typed errors into one clear line on stderr and the documented exit code."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except (errors.AggregatorError, ValidationError, OSError) as exc:
-            code = _exit_code(exc)
-            log.error("command failed", error=type(exc).__name__, detail=str(exc).splitlines()[0], exit_code=int(code))
-            err.print(f"error: {exc}", markup=False, highlight=False)
-            raise typer.Exit(int(code)) from None
-
-    return wrapper
-
-
 def _settings() -> AggregatorSettings:
-    return AggregatorSettings()
+    return load_settings(AggregatorSettings, what="aggregator configuration")
 
 
 def _lake(settings: AggregatorSettings, lake: str | None):  # noqa: ANN202 - LakeLocation, imported lazily
@@ -82,7 +45,6 @@ def _progress() -> Progress:
 
 def register(app: typer.Typer) -> None:
     @app.command("aggregate")
-    @reported
     def aggregate(
         day: str | None = typer.Option(None, "--date", help="One UTC day, YYYY-MM-DD."),
         start: str | None = typer.Option(None, "--from", help="First day of a range (with --to)."),
@@ -106,7 +68,6 @@ def register(app: typer.Typer) -> None:
     prices = typer.Typer(help="The price sheet.", no_args_is_help=True)
 
     @prices.command("import")
-    @reported
     def prices_import(
         files: list[Path] = typer.Argument(..., help="Saved Azure Retail Prices API JSON response(s)."),
         out: Path | None = typer.Option(None, "--out", help="Write the sheet here (default: standard output)."),
@@ -127,12 +88,12 @@ def register(app: typer.Typer) -> None:
             renames[old.strip()] = new.strip()
         missing = [str(f) for f in files if not f.is_file()]
         if missing:
-            raise errors.RetailPricesError(f"no such file: {', '.join(missing)}")
+            raise errors.InputFileNotFoundError(f"no such file: {', '.join(missing)}")
         report = import_retail_prices(files, renames=renames, any_region=any_region)
         buffer = io.StringIO()
         write_price_sheet(report.rows, buffer)
         if out:
-            out.write_text(buffer.getvalue(), encoding="utf-8")
+            write_text(out, buffer.getvalue())
         else:
             typer.echo(buffer.getvalue(), nl=False)
         skipped = ", ".join(f"{n} {reason}" for reason, n in report.skipped.most_common())
@@ -143,7 +104,6 @@ def register(app: typer.Typer) -> None:
     export = typer.Typer(help="Exports for finance tools.", no_args_is_help=True)
 
     @export.command("focus")
-    @reported
     def export_focus(
         month: str = typer.Option(..., "--month", help="YYYY-MM"),
         out: Path | None = typer.Option(None, "--out", help="CSV, or Parquet if it ends in .parquet."),
@@ -162,13 +122,13 @@ def register(app: typer.Typer) -> None:
             location, first, billing_account_id=billing_account_id, billing_account_name=billing_account_name
         )
         target = out or Path(f"focus-{first:%Y-%m}.csv")
-        write_focus(table, target)
+        with writing(target):
+            write_focus(table, target)
         typer.echo(f"{table.num_rows} FOCUS rows -> {target}")
 
     app.add_typer(export, name="export")
 
     @app.command("sql")
-    @reported
     def sql(
         query: str = typer.Argument(
             ...,
@@ -190,14 +150,15 @@ def register(app: typer.Typer) -> None:
         settings = _settings()
         con = lake_connection(_lake(settings, lake), settings)
         try:
-            text = render(run_query(con, query), output, out)
+            rows = run_query(con, query)
         finally:
             con.close()
+        with writing(out or "standard output"):
+            text = render(rows, output, out)
         if text is not None:
             typer.echo(text, nl=False)
 
     @app.command("report")
-    @reported
     def report(
         month: str = typer.Option(..., "--month", help="YYYY-MM"),
         out: Path = typer.Option(..., "--out", help="The HTML file to write."),
@@ -215,11 +176,10 @@ def register(app: typer.Typer) -> None:
             html = render_html(collect(con, first))
         finally:
             con.close()
-        out.write_text(html, encoding="utf-8")
+        write_text(out, html)
         typer.echo(f"report -> {out}")
 
     @app.command("compact")
-    @reported
     def compact(
         day: str | None = typer.Option(
             None, "--date", help="One closed UTC day, YYYY-MM-DD. Default: every closed day of the look-back."
@@ -242,7 +202,6 @@ def register(app: typer.Typer) -> None:
     retention = typer.Typer(help="Retention of bodies and dead letters.", no_args_is_help=True)
 
     @retention.command("apply")
-    @reported
     def retention_apply(
         dry_run: bool = typer.Option(False, "--dry-run", help="List what would be deleted, delete nothing."),
         lake: str | None = LAKE_OPTION,
@@ -260,7 +219,6 @@ def register(app: typer.Typer) -> None:
     config = typer.Typer(help="Configuration files of the deployed job.", no_args_is_help=True)
 
     @config.command("push")
-    @reported
     def config_push(
         prices: Path | None = typer.Option(None, "--prices", help="Price sheet (CSV) -> CHARGEBACK_PRICE_SHEET."),
         deployments: Path | None = typer.Option(
@@ -293,7 +251,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(config, name="config")
 
     @app.command("nightly")
-    @reported
     def nightly(
         skip: list[str] = typer.Option([], "--skip", metavar="STEP", help="Leave out this step (repeatable)."),
         lake: str | None = LAKE_OPTION,

@@ -1,13 +1,16 @@
-"""Typed errors of the aggregator. The CLI maps each to an exit code (common/exitcodes.py)."""
+"""Typed errors of the aggregator, on the categories of `common.errors`: each carries its exit code, and the
+`chargeback` shell prints it as one line."""
 
 from __future__ import annotations
 
+from common.errors import ChargebackError, ConfigurationError, DataCheckError, NotFoundError, UsageError
 
-class AggregatorError(Exception):
+
+class AggregatorError(ChargebackError):
     """Base class of every error the aggregator reports to its user."""
 
 
-class ConfigFileError(AggregatorError):
+class ConfigFileError(AggregatorError, ConfigurationError):
     """A price sheet, deployments map or PTU config that cannot be used as it stands."""
 
 
@@ -23,15 +26,15 @@ class PtuConfigError(ConfigFileError):
     """The provisioned-throughput config is malformed."""
 
 
-class RetailPricesError(AggregatorError):
+class RetailPricesError(AggregatorError, DataCheckError):
     """A saved Azure Retail Prices API response that cannot be converted into a price sheet."""
 
 
-class LakeNotFoundError(AggregatorError):
+class LakeNotFoundError(AggregatorError, NotFoundError):
     """The lake, or a table in it that the command needs, does not exist."""
 
 
-class ArgumentError(AggregatorError):
+class ArgumentError(AggregatorError, UsageError):
     """A command-line argument that cannot be used as given."""
 
 
@@ -39,9 +42,13 @@ class DateRangeError(ArgumentError):
     """An impossible date, month or range."""
 
 
-class QueryError(AggregatorError):
+class QueryError(AggregatorError, UsageError):
     """An ad-hoc query that failed, or that tried to do more than read."""
 
 
-class NoDataError(AggregatorError):
+class NoDataError(AggregatorError, NotFoundError):
     """The command needs derived tables that have not been built yet (run `chargeback aggregate`)."""
+
+
+class InputFileNotFoundError(AggregatorError, NotFoundError):
+    """A file named on the command line does not exist."""

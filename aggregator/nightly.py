@@ -118,16 +118,8 @@ def failure(code: int, message: str) -> ChargebackError:
 
 def _exit_code(exc: Exception) -> int | None:
     """The documented exit code of an expected failure; None for a bug."""
-    if isinstance(exc, ChargebackError):
+    if isinstance(exc, ChargebackError):  # every stage's errors (common.errors categories)
         return int(exc.exit_code)
-    try:  # until every stage error derives from common.errors (helper `errors`): the aggregator's own mapping
-        from aggregator.cli import _exit_code as legacy
-        from aggregator.errors import AggregatorError
-
-        if isinstance(exc, AggregatorError):
-            return int(legacy(exc))
-    except ImportError:
-        pass
     if isinstance(exc, ValidationError):
         return ExitCode.CONFIG
     if isinstance(exc, OSError):

@@ -15,6 +15,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from aggregator.errors import QueryError
 
@@ -102,12 +103,14 @@ def render(result: pa.Table, fmt: OutputFormat, out: Path | None) -> str | None:
 
 
 def table_text(result: pa.Table) -> str:
+    """A text table of the result. Values (and column names) are shown literally: they come from client headers, so
+    Rich markup (`[red]`), emoji codes (`:x:`) or a stray `[/x]` in them are data, never formatting."""
     table = Table(show_lines=False)
     for name in result.column_names:
-        table.add_column(name, overflow="fold")
+        table.add_column(Text(name), overflow="fold")
     for row in result.slice(0, MAX_TABLE_ROWS).to_pylist():
-        table.add_row(*["" if v is None else str(v) for v in row.values()])
-    console = Console(file=io.StringIO(), width=200, record=True)
+        table.add_row(*[Text("" if v is None else str(v)) for v in row.values()])
+    console = Console(file=io.StringIO(), width=200, record=True, markup=False, emoji=False, highlight=False)
     console.print(table)
     if result.num_rows > MAX_TABLE_ROWS:
         console.print(f"({result.num_rows - MAX_TABLE_ROWS} more rows: use --format csv/json/parquet --out FILE)")

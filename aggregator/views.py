@@ -60,27 +60,44 @@ def _empty_stream(table: str) -> pa.Table:
     return schema.empty_table()
 
 
+def lake_sources(location: LakeLocation, settings: AggregatorSettings) -> dict[str, object]:
+    """What each view reads (pyarrow datasets over the lake, the price sheet as a table), discovered once."""
+    sources: dict[str, object] = {}
+    for table in ("usage", "payloads", "dead_letters"):
+        name = "usage_raw" if table == "usage" else table
+        sources[name] = stream_dataset(location, table) if table_exists(location, table) else _empty_stream(table)
+    schemas = derived_schemas()
+    for table in DERIVED_TABLES:
+        sources[table] = derived_dataset(location, table, schemas[table])
+    sources[RUNS_TABLE] = runs_dataset(location)
+    for table, (_key, schema) in FINOPS_TABLES.items():
+        sources[table] = derived_dataset(location, table, schema)
+    sources["prices"] = load_prices(settings)
+    return sources
+
+
+def attach_views(con: duckdb.DuckDBPyConnection, sources: dict[str, object], *, temporary: bool = False) -> None:
+    """Register every source on `con` and create its view (plus the deduplicated `usage`).
+
+    DuckDB's registered objects belong to one connection, and a cursor is another connection: a server gives
+    each request a cursor and attaches the views to it as TEMP views.
+    """
+    kind = "TEMP VIEW" if temporary else "VIEW"
+    for name, source in sources.items():
+        con.register(f"_lake_{name}", source)
+        con.execute(f"CREATE {kind} {name} AS SELECT * FROM _lake_{name}")
+    con.execute(DEDUP_VIEW.replace("CREATE VIEW", f"CREATE {kind}", 1))
+
+
+def lock_down(con: duckdb.DuckDBPyConnection) -> None:
+    """No file or network access from SQL, and no way to switch it back on."""
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
 def lake_connection(location: LakeLocation, settings: AggregatorSettings) -> duckdb.DuckDBPyConnection:
     """Every view registered, then external access switched off and the configuration locked: read-only."""
     con = connect()
-    for table in ("usage", "payloads", "dead_letters"):
-        source = stream_dataset(location, table) if table_exists(location, table) else _empty_stream(table)
-        name = "usage_raw" if table == "usage" else table
-        con.register(f"_lake_{name}", source)
-        con.execute(f"CREATE VIEW {name} AS SELECT * FROM _lake_{name}")
-    con.execute(DEDUP_VIEW)
-    schemas = derived_schemas()
-    for table in DERIVED_TABLES:
-        source = derived_dataset(location, table, schemas[table])
-        con.register(f"_lake_{table}", source)
-        con.execute(f"CREATE VIEW {table} AS SELECT * FROM _lake_{table}")
-    con.register(f"_lake_{RUNS_TABLE}", runs_dataset(location))
-    con.execute(f"CREATE VIEW {RUNS_TABLE} AS SELECT * FROM _lake_{RUNS_TABLE}")
-    for table, (_key, schema) in FINOPS_TABLES.items():
-        con.register(f"_lake_{table}", derived_dataset(location, table, schema))
-        con.execute(f"CREATE VIEW {table} AS SELECT * FROM _lake_{table}")
-    con.register("_lake_prices", load_prices(settings))
-    con.execute("CREATE VIEW prices AS SELECT * FROM _lake_prices")
-    con.execute("SET enable_external_access = false")
-    con.execute("SET lock_configuration = true")
+    attach_views(con, lake_sources(location, settings))
+    lock_down(con)
     return con

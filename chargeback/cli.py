@@ -7,15 +7,11 @@ so `--help` shows only what works.
 from __future__ import annotations
 
 import importlib
-import sys
-from typing import Any
 
 import typer
-from typer.core import TyperGroup
 
-from common.errors import ChargebackError
 from common.logs import configure_logging
-from common.redact import redact
+from common.shell import OneErrorLine, check_log_level
 
 STAGE_CLIS = (
     "schemas.cli",
@@ -23,24 +19,14 @@ STAGE_CLIS = (
     "producer_policy.cli",
     "consumer.cli",
     "aggregator.cli",
+    "api.cli",
     "finops.cli",
     "chargeback.demo.cli",
 )
 
 
-class _Shell(TyperGroup):
-    """The one place where an expected failure becomes one line on stderr and its documented exit code."""
-
-    def invoke(self, ctx: Any) -> Any:
-        try:
-            return super().invoke(ctx)
-        except ChargebackError as exc:
-            print(f"error: {redact(str(exc))}", file=sys.stderr)
-            raise typer.Exit(int(exc.exit_code)) from None
-
-
 app = typer.Typer(
-    cls=_Shell,
+    cls=OneErrorLine,
     name="chargeback",
     help="Chargeback for Azure OpenAI behind API Management: policy, consumer, lake and roll-ups.",
     no_args_is_help=True,
@@ -51,9 +37,14 @@ app = typer.Typer(
 
 @app.callback()
 def main(
-    log_level: str = typer.Option("INFO", "--log-level", envvar="CHARGEBACK_LOG_LEVEL", help="Log level."),
+    log_level: str = typer.Option(
+        "INFO",
+        "--log-level",
+        envvar="CHARGEBACK_LOG_LEVEL",
+        help="debug, info, warning, error or critical; debug also logs every failure as JSON.",
+    ),
 ) -> None:
-    configure_logging(log_level)
+    configure_logging(check_log_level(log_level))
 
 
 def _mount_stages() -> None:

@@ -8,12 +8,12 @@ from typing import Any
 
 import structlog
 
-from common.redact import redact_value
+from common.redact import redact_fields
 
 
 def redact_event(_logger: Any, _method: str, event_dict: structlog.typing.EventDict) -> structlog.typing.EventDict:
     """structlog processor: every field of every line, exception text included, with its secrets masked."""
-    return {key: redact_value(value) for key, value in event_dict.items()}
+    return redact_fields(event_dict)
 
 
 def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:

@@ -173,7 +173,7 @@ async def _watch_idle(
             source.started.is_set()
             or now - stats.started_monotonic > seconds + settings.load_balancing_interval_seconds
         )
-        caught_up = all(lag == 0 for lag in stats.lag().values())
+        caught_up = stats.caught_up()
         if claimed and caught_up and now - last >= seconds and not pipeline.dirty:
             log.info("idle_exit", idle_seconds=seconds)
             stop.set()

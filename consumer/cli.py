@@ -6,15 +6,6 @@ import asyncio
 
 import typer
 
-from common.errors import ChargebackError
-from common.exitcodes import ExitCode
-from common.logs import get_logger
-from common.redact import redact
-from consumer.errors import ConsumerError
-from schemas.errors import LakeLocationError
-
-log = get_logger("consumer.cli")
-
 
 def register(app: typer.Typer) -> None:
     @app.command("consume")
@@ -35,18 +26,6 @@ def register(app: typer.Typer) -> None:
         from consumer.app import run_consumer
         from consumer.settings import load_settings
 
-        try:
-            settings = load_settings()
-        except ConsumerError as exc:
-            log.error("invalid_configuration", error=redact(str(exc)))
-            typer.echo(redact(str(exc)), err=True)
-            raise typer.Exit(ExitCode.CONFIG) from None
-        try:
-            code = asyncio.run(run_consumer(settings, until_idle=until_idle))
-        except (LakeLocationError, ConsumerError) as exc:
-            if isinstance(exc, ChargebackError):  # carries its own exit code: the shell prints the one line
-                raise
-            log.error("invalid_configuration", error=redact(str(exc)))
-            typer.echo(redact(str(exc)), err=True)
-            raise typer.Exit(ExitCode.CONFIG) from None
+        settings = load_settings()
+        code = asyncio.run(run_consumer(settings, until_idle=until_idle))
         raise typer.Exit(int(code))

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from consumer.errors import HealthPortError
 from consumer.metrics import ConsumerStats
 
 
@@ -30,7 +31,14 @@ class HealthServer:
         app.router.add_get("/readyz", self._readyz)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "0.0.0.0", self.port).start()
+        try:
+            await web.TCPSite(self._runner, "0.0.0.0", self.port).start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            self._runner = None
+            raise HealthPortError(
+                f"CHARGEBACK_HEALTH_PORT={self.port}: cannot listen on port {self.port}: {exc.strerror or exc}"
+            ) from exc
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -42,6 +42,12 @@ class ConsumerStats:
         processed = self.processed_sequence
         return {p: max(0, last - processed[p]) for p, last in self.last_enqueued_sequence.items() if p in processed}
 
+    def caught_up(self) -> bool:
+        """Every opened partition's last enqueued event is known and processed. A partition whose last enqueued
+        sequence number has not been read from the hub yet is not caught up: its lag is unknown, not zero."""
+        processed, last = self.processed_sequence, self.last_enqueued_sequence
+        return all(p in last and processed[p] >= last[p] for p in processed)
+
     def snapshot(self) -> dict[str, object]:
         return {
             "events": self.events,

@@ -6,8 +6,9 @@ import os
 from typing import Any, Literal, Self
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic_settings import SettingsConfigDict, SettingsError
 
+from common.configuration import configuration_error
 from common.errors import ChargebackError
 from common.settings import StageSettings
 from common.storage.connection import parse_connection_string
@@ -76,10 +77,6 @@ class ConsumerSettings(StageSettings):
         return None
 
 
-def _variable(loc: tuple[int | str, ...]) -> str:
-    return "CHARGEBACK_" + str(loc[0]).upper() if loc else "configuration"
-
-
 def _source_problems(overrides: dict[str, object]) -> list[str]:
     """The cross-field check, also when other fields failed (pydantic skips model validators then)."""
 
@@ -95,14 +92,8 @@ def load_settings(**overrides: Any) -> ConsumerSettings:
     """Read the environment once; a `ConfigError` names every missing or invalid variable."""
     try:
         return ConsumerSettings(**overrides)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_url=False, include_input=False):
-            where = _variable(error["loc"])
-            message = error["msg"].removeprefix("Value error, ")
-            if error["type"] == "missing":
-                message = "is required"
-            problems.append(f"{where}: {message}" if error["loc"] else message)
-        if not any(error["loc"] == () for error in exc.errors()):
-            problems.extend(_source_problems(overrides))
-        raise ConfigError("invalid consumer configuration: " + "; ".join(problems)) from None
+    except (ValidationError, SettingsError) as exc:
+        cross_field_checked = isinstance(exc, ValidationError) and any(error["loc"] == () for error in exc.errors())
+        extra = [] if cross_field_checked else _source_problems(overrides)
+        error = configuration_error(exc, ConsumerSettings, what="consumer configuration", extra=extra)
+        raise ConfigError(str(error)) from None

@@ -22,37 +22,27 @@ AS_OF_OPTION = typer.Option(None, "--as-of", help="Evaluate as of the end of thi
 
 
 def settings():  # noqa: ANN201 - FinopsSettings, imported lazily to keep `chargeback --help` fast
-    import re
-
-    from pydantic_settings import SettingsError
-
     from finops.settings import FinopsSettings
 
-    try:
-        return FinopsSettings()
-    except ValidationError as exc:
-        raise FinopsSettingsError(_settings_problem(exc, "CHARGEBACK_")) from None
-    except SettingsError as exc:
-        field = re.search(r'field "(\w+)"', str(exc))
-        name = f"CHARGEBACK_{field.group(1).upper()}" if field else "a CHARGEBACK_* variable"
-        raise FinopsSettingsError(f"{name}: not valid JSON") from None
+    return _load(FinopsSettings, "FinOps configuration")
 
 
 def alert_rules():  # noqa: ANN201
     from finops.settings import AlertRules
 
+    return _load(AlertRules, "alert rules")
+
+
+def _load(settings_cls, what: str):  # noqa: ANN001, ANN202 - a pydantic-settings class and its instance
+    """Read the environment once; one line naming every offending variable (common.configuration)."""
+    from pydantic_settings import SettingsError
+
+    from common.configuration import configuration_error
+
     try:
-        return AlertRules()
-    except ValidationError as exc:
-        raise FinopsSettingsError(_settings_problem(exc, "CHARGEBACK_ALERT_")) from None
-
-
-def _settings_problem(exc: ValidationError, prefix: str) -> str:
-    problems = []
-    for error in exc.errors():
-        name = prefix + str(error["loc"][0]).upper() if error["loc"] else prefix
-        problems.append(f"{name}: {error['msg']}")
-    return "; ".join(problems)
+        return settings_cls()
+    except (ValidationError, SettingsError) as exc:
+        raise FinopsSettingsError(str(configuration_error(exc, settings_cls, what=what))) from None
 
 
 def parse_as_of(text: str | None) -> date:

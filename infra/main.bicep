@@ -90,6 +90,12 @@ param deployerPrincipalId string = ''
 @description('Kind of deployerPrincipalId.')
 param deployerPrincipalType string = 'User'
 
+@description('Application ID URI (or client id) of the read API\'s Entra app registration. Empty: the read API is not deployed.')
+param apiAudience string = ''
+@description('Tenant whose tokens the read API accepts (default: this subscription\'s tenant).')
+param apiTenantId string = tenant().tenantId
+@description('JSON object: Entra group object id -> teams its members may read with the Chargeback.Read.Team role.')
+param apiGroupTeams string = '{}'
 @description('Set by azd: true once the consumer app exists, so a re-provision keeps the deployed image.')
 param consumerAppExists bool = false
 
@@ -125,6 +131,7 @@ var tags = {
   workload: 'apim-chargeback'
 }
 var useExistingApim = !empty(existingApimName)
+var deployApi = !empty(apiAudience)
 var apimName = useExistingApim ? existingApimName : '${abbrs.apim}${token}'
 var apimResourceGroupName = useExistingApim ? existingApimResourceGroup : rg.name
 var eventHubName = 'apim-usage'
@@ -158,6 +165,7 @@ module identities 'modules/identities.bicep' = {
     apimIdentityName: '${abbrs.identity}apim-${token}'
     consumerIdentityName: '${abbrs.identity}consumer-${token}'
     jobIdentityName: '${abbrs.identity}aggregator-${token}'
+    apiIdentityName: '${abbrs.identity}api-${token}'
   }
 }
 
@@ -212,6 +220,7 @@ module storage 'modules/storage.bicep' = {
     deadLetterRetentionDays: deadLetterRetentionDays
     consumerPrincipalId: identities.outputs.consumerPrincipalId
     jobPrincipalId: identities.outputs.jobPrincipalId
+    apiPrincipalId: deployApi ? identities.outputs.apiPrincipalId : ''
     deployerPrincipalId: deployerPrincipalId
     deployerPrincipalType: deployerPrincipalType
   }
@@ -227,6 +236,7 @@ module registry 'modules/registry.bicep' = {
     pullPrincipalIds: [
       identities.outputs.consumerPrincipalId
       identities.outputs.jobPrincipalId
+      identities.outputs.apiPrincipalId
     ]
   }
 }
@@ -287,6 +297,28 @@ module containerApps 'modules/container-apps.bicep' = {
   }
 }
 
+module apiApp 'modules/api-app.bicep' = if (deployApi) {
+  name: 'api-app'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: '${abbrs.containerApp}api-${token}'
+    environmentId: containerApps.outputs.environmentId
+    registryServer: registry.outputs.loginServer
+    image: containerApps.outputs.image
+    identityId: identities.outputs.apiIdentityId
+    clientId: identities.outputs.apiClientId
+    appInsightsName: monitoring.outputs.appInsightsName
+    lakeUrl: storage.outputs.lakeUrl
+    lateDataDays: lateDataDays
+    priceSheetUrl: empty(priceSheetBlob) ? '' : '${storage.outputs.configUrl}/${priceSheetBlob}'
+    entraTenantId: apiTenantId
+    entraAudience: apiAudience
+    groupTeams: apiGroupTeams
+  }
+}
+
 // azd writes these to .azure/<env>/.env. Names are environment variables; where the apps read the same value,
 // the name is the app's own setting (CHARGEBACK_*) so `azd env get-values` can drive a local run.
 output AZURE_LOCATION string = location
@@ -304,3 +336,5 @@ output CHARGEBACK_CONSUMER_GROUP string = eventHubs.outputs.consumerGroupName
 output CHARGEBACK_LAKE_URL string = storage.outputs.lakeUrl
 output CHARGEBACK_CHECKPOINT_URL string = storage.outputs.checkpointUrl
 output CHARGEBACK_CONFIG_URL string = storage.outputs.configUrl
+output AZURE_API_APP_NAME string = deployApi ? apiApp.outputs.name : ''
+output AZURE_API_URL string = deployApi ? apiApp.outputs.url : ''

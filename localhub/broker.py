@@ -72,9 +72,9 @@ class Broker:
         except MalformedMessageError as exc:
             return amqp_error("amqp:decode-error", str(exc))
         except OSError as exc:
-            log.warning("cannot write the partition log", hub=hub_name, error=str(exc))
+            log.warning("partition_log_write_failed", hub=hub_name, error=str(exc))
             return amqp_error("amqp:internal-error", f"cannot store the events: {exc}")
-        log.debug("events stored", hub=partition.hub, partition=partition.partition_id, count=len(stored))
+        log.debug("events_stored", hub=partition.hub, partition=partition.partition_id, count=len(stored))
         for reader in list(self.readers.get(self._key(partition), ())):
             reader.pump()
         return None

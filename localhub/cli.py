@@ -9,10 +9,9 @@ from pathlib import Path
 
 import typer
 
-from common.exitcodes import ExitCode
 from common.logs import get_logger
+from common.shell import OneErrorLineCommand
 from localhub.config import DEFAULT_PARTITIONS, HubSpec, parse_hub_spec
-from localhub.errors import DataDirError, HubSpecError
 from localhub.server import LocalHub
 
 log = get_logger(__name__)
@@ -32,20 +31,9 @@ def devhub(
 
     Prints one connection string per hub (`...;UseDevelopmentEmulator=true`) on stdout.
     """
-    try:
-        specs: list[HubSpec] = [parse_hub_spec(h) for h in hub] or [HubSpec("usage")]
-        server = LocalHub(hubs=specs, host=host, port=port, data_dir=data_dir)
-    except HubSpecError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(ExitCode.USAGE) from None
-    try:
-        asyncio.run(_serve(server))
-    except DataDirError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(ExitCode.CONFIG) from None
-    except OSError as exc:
-        typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
-        raise typer.Exit(ExitCode.UNAVAILABLE) from None
+    specs: list[HubSpec] = [parse_hub_spec(h) for h in hub] or [HubSpec("usage")]
+    server = LocalHub(hubs=specs, host=host, port=port, data_dir=data_dir)
+    asyncio.run(_serve(server))
 
 
 async def _serve(server: LocalHub) -> None:
@@ -69,7 +57,7 @@ def register(app: typer.Typer) -> None:
 
 
 def standalone() -> typer.Typer:
-    """The same command as a one-command app (`python -m localhub`)."""
+    """The same command as a one-command app (`python -m localhub`), with the same one error path."""
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    app.command()(devhub)
+    app.command(cls=OneErrorLineCommand)(devhub)
     return app

@@ -55,7 +55,7 @@ class Connection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
         self.broker.connections.add(self)
-        log.debug("client connected", peer=self.peer)
+        log.debug("client_connected", peer=self.peer)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -65,7 +65,7 @@ class Connection(asyncio.Protocol):
             session.close()
         self.sessions.clear()
         self.broker.connections.discard(self)
-        log.debug("client disconnected", peer=self.peer, error=repr(exc) if exc else None)
+        log.debug("client_disconnected", peer=self.peer, error=repr(exc) if exc else None)
 
     def pause_writing(self) -> None:
         self._paused = True
@@ -81,10 +81,10 @@ class Connection(asyncio.Protocol):
         try:
             pos = self._consume()
         except MalformedFrameError as exc:
-            log.debug("malformed frame, closing connection", peer=self.peer, error=str(exc))
+            log.debug("malformed_frame_connection_closed", peer=self.peer, error=str(exc))
             self.close(AMQPError(condition=b"amqp:connection:framing-error", description=str(exc), info=None))
         except Exception as exc:
-            log.debug("error handling a frame, closing connection", peer=self.peer, exc_info=exc)
+            log.debug("frame_failed_connection_closed", peer=self.peer, exc_info=exc)
             self.close(AMQPError(condition=b"amqp:internal-error", description=repr(exc), info=None))
         finally:
             # A new buffer rather than an in-place delete: views of the old one may still be referenced.
@@ -164,7 +164,7 @@ class Connection(asyncio.Protocol):
                 session.on_detach(fields)
         elif code == frames.BEGIN:
             if channel in self.sessions:
-                log.debug("begin on a channel in use ignored", channel=channel)
+                log.debug("begin_on_busy_channel_ignored", channel=channel)
                 return
             session = Session(self, channel, fields)
             self.sessions[channel] = session
@@ -178,7 +178,7 @@ class Connection(asyncio.Protocol):
         elif code == frames.CLOSE:
             self.close(None)
         else:
-            log.debug("unknown performative ignored", code=code)
+            log.debug("unknown_performative_ignored", code=code)
 
     def _on_open(self, fields: list[Any]) -> None:
         self.peer_max_frame = max(512, min(fields[2] or MAX_FRAME, 16 * MAX_FRAME))

@@ -1,13 +1,15 @@
-"""Typed errors of the local Event Hubs server."""
+"""Typed errors of the local Event Hubs server, on the categories of `common.errors` (each carries its exit code)."""
 
 from __future__ import annotations
 
+from common.errors import ChargebackError, ConfigurationError, UnavailableError, UsageError
 
-class LocalHubError(Exception):
+
+class LocalHubError(ChargebackError):
     """Base class of every error the local Event Hubs server raises."""
 
 
-class HubSpecError(LocalHubError, ValueError):
+class HubSpecError(LocalHubError, UsageError, ValueError):
     """A `NAME[:PARTITIONS]` hub specification (flag or argument) is malformed."""
 
 
@@ -18,8 +20,12 @@ class UnknownEntityError(LocalHubError, KeyError):
         return str(self.args[0]) if self.args else "unknown entity"
 
 
-class DataDirError(LocalHubError):
+class DataDirError(LocalHubError, ConfigurationError):
     """The data directory does not match the hubs asked for, or cannot be used."""
+
+
+class ListenError(LocalHubError, UnavailableError):
+    """The server cannot listen on the address and port asked for (in use, not allowed, no such address)."""
 
 
 class MalformedFrameError(LocalHubError):

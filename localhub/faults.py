@@ -20,7 +20,7 @@ class Faults:
         connections = list(self._broker.connections)
         for connection in connections:
             connection.abort()
-        log.info("fault: connections dropped", count=len(connections))
+        log.info("fault_connections_dropped", count=len(connections))
         return len(connections)
 
     def detach_receivers(
@@ -40,7 +40,7 @@ class Faults:
         ]
         for reader in matched:
             reader.detach(amqp_error(condition, description))
-        log.info("fault: receivers detached", count=len(matched), condition=condition)
+        log.info("fault_receivers_detached", count=len(matched), condition=condition)
         return len(matched)
 
     def pause_partition(self, hub_name: str, partition_id: str, seconds: float) -> None:
@@ -49,7 +49,7 @@ class Faults:
         sends (no key, no partition) go to another partition."""
         partition = self._broker.store.partition(hub_name, str(partition_id))
         self._broker.pause(partition, seconds)
-        log.info("fault: partition paused", hub=partition.hub, partition=partition.partition_id, seconds=seconds)
+        log.info("fault_partition_paused", hub=partition.hub, partition=partition.partition_id, seconds=seconds)
 
     def resume_partition(self, hub_name: str, partition_id: str) -> None:
         """End a pause early."""

@@ -96,7 +96,7 @@ class Link:
         """A flow frame naming this link."""
 
     def on_transfer(self, fields: list[Any], payload: memoryview) -> None:
-        log.debug("transfer on a link that does not accept messages", link=self.name)
+        log.debug("transfer_on_receiving_link_ignored", link=self.name)
 
 
 class IncomingLink(Link):

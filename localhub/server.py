@@ -10,7 +10,7 @@ from common.logs import get_logger
 from localhub.broker import Broker
 from localhub.config import HubSpec, connection_string, hub_specs
 from localhub.connection import Connection
-from localhub.errors import NotStartedError
+from localhub.errors import ListenError, NotStartedError
 from localhub.faults import Faults
 from localhub.storage import Store, StoredEvent
 
@@ -52,13 +52,13 @@ class LocalHub:
             self._server = await loop.create_server(
                 lambda: Connection(broker), self.host, self._requested_port, reuse_address=True
             )
-        except OSError:
+        except OSError as exc:
             self._store.close()
             self._store = self._broker = None
-            raise
+            raise ListenError(f"cannot listen on {self.host}:{self._requested_port}: {exc.strerror or exc}") from exc
         self.port = self._server.sockets[0].getsockname()[1]
         log.info(
-            "localhub listening",
+            "localhub_listening",
             host=self.host,
             port=self.port,
             hubs={s.name: s.partitions for s in self.specs},
@@ -79,7 +79,7 @@ class LocalHub:
         self._server = None
         self._broker = None
         self._store = None
-        log.info("localhub stopped", port=self.port)
+        log.info("localhub_stopped", port=self.port)
 
     async def __aenter__(self) -> LocalHub:
         return await self.start()

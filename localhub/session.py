@@ -141,7 +141,7 @@ class Session:
             properties={EPOCH: epoch} if epoch is not None else None,
         )
         log.debug(
-            "reader attached",
+            "reader_attached",
             hub=partition.hub,
             partition=partition.partition_id,
             group=reader.consumer_group,
@@ -150,7 +150,7 @@ class Session:
         )
 
     def _refuse(self, link: Link, condition: str | bytes, description: str) -> None:
-        log.debug("attach refused", condition=condition, description=description)
+        log.debug("attach_refused", condition=condition, description=description)
         link.attach_reply(refuse=True)
         link.detached = True
         self.send_performative(frames_detach(link.handle, amqp_error(condition, description)))
@@ -172,7 +172,7 @@ class Session:
         self.next_incoming_id += 1
         link = self.links.get(fields[0])
         if link is None:
-            log.debug("transfer on an unknown handle ignored", handle=fields[0])
+            log.debug("transfer_on_unknown_handle_ignored", handle=fields[0])
             return
         link.on_transfer(fields, payload)
 

@@ -7,17 +7,10 @@ from pathlib import Path
 
 import typer
 
-from common.exitcodes import ExitCode
 from common.logs import get_logger
+from common.outputs import write_text
 from producer_policy.decode import decode_messages
-from producer_policy.errors import (
-    ExchangeFormatError,
-    MonoUnavailableError,
-    NamedValueError,
-    PolicyError,
-    PolicySyntaxError,
-    RenderError,
-)
+from producer_policy.errors import OptionError, SimulationCheckError, StaleRenderError
 from producer_policy.render import DEFAULT_LOGGER_ID, PACKAGE_DIR, POLICY_FILE, RenderParams, render
 from producer_policy.simulate import SimulationInput, load_request, load_response, parse_header_option, simulate
 from schemas.limits import DEFAULT_MAX_CHUNKS
@@ -26,11 +19,6 @@ log = get_logger(__name__)
 
 CAPTURE_MODES = ("none", "request", "response", "both")
 STREAM_MODES = ("buffer", "passthrough")
-
-
-def _fail(message: str, code: ExitCode) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(int(code))
 
 
 def register(app: typer.Typer) -> None:
@@ -48,10 +36,7 @@ def register(app: typer.Typer) -> None:
         check: bool = typer.Option(False, "--check", help="Exit 6 if the files at --out differ from the render."),
     ) -> None:
         """Produce the deployable policy (rawxml): policy.xml plus three fragments."""
-        try:
-            rendered = render(RenderParams(logger_id=logger_id, slots=slots))
-        except RenderError as exc:
-            raise _fail(str(exc), ExitCode.USAGE) from exc
+        rendered = render(RenderParams(logger_id=logger_id, slots=slots))
         if out is None:
             for name, text in rendered.files.items():
                 typer.echo(f"<!-- file: {name} -->")
@@ -60,13 +45,12 @@ def register(app: typer.Typer) -> None:
         base = out.parent
         files = {(out if name == POLICY_FILE else base / name): text for name, text in rendered.files.items()}
         if check:
-            stale = [str(p) for p, text in files.items() if not p.is_file() or p.read_text(encoding="utf-8") != text]
+            stale = [str(p) for p, text in files.items() if _read(p) != text]
             if stale:
-                raise _fail("out of date (re-run without --check): " + ", ".join(stale), ExitCode.DATA)
+                raise StaleRenderError("out of date (re-run without --check): " + ", ".join(stale))
             return
         for path, text in files.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8", newline="\n")
+            write_text(path, text, newline="\n")
             typer.echo(str(path))
 
     @group.command("simulate")
@@ -88,35 +72,24 @@ def register(app: typer.Typer) -> None:
         for item in named_value:
             name, sep, value = item.partition("=")
             if not sep or not name:
-                raise _fail(f"--named-value {item!r}: expected NAME=VALUE", ExitCode.USAGE)
+                raise OptionError(f"--named-value {item!r}: expected NAME=VALUE")
             values[name] = value
         if capture is not None:
             if capture not in CAPTURE_MODES:
-                raise _fail(f"--capture must be one of {', '.join(CAPTURE_MODES)}", ExitCode.USAGE)
+                raise OptionError(f"--capture must be one of {', '.join(CAPTURE_MODES)}")
             values["chargeback-capture"] = capture
         if stream_mode is not None:
             if stream_mode not in STREAM_MODES:
-                raise _fail(f"--stream-mode must be one of {', '.join(STREAM_MODES)}", ExitCode.USAGE)
+                raise OptionError(f"--stream-mode must be one of {', '.join(STREAM_MODES)}")
             values["chargeback-stream-mode"] = stream_mode
-        try:
-            headers = [parse_header_option(h) for h in header]
-            inp = SimulationInput(
-                request=load_request(request),
-                response=load_response(response, status, headers),
-                named_values=values,
-                policy_dir=policy_dir,
-            )
-        except ExchangeFormatError as exc:
-            code = ExitCode.NOT_FOUND if "No such file" in str(exc) else ExitCode.USAGE
-            raise _fail(str(exc), code) from exc
-        try:
-            result = simulate(inp)
-        except MonoUnavailableError as exc:
-            raise _fail(str(exc), ExitCode.UNAVAILABLE) from exc
-        except (PolicySyntaxError, NamedValueError) as exc:
-            raise _fail(str(exc), ExitCode.DATA) from exc
-        except PolicyError as exc:
-            raise _fail(str(exc), ExitCode.FAILURE) from exc
+        headers = [parse_header_option(h) for h in header]
+        inp = SimulationInput(
+            request=load_request(request),
+            response=load_response(response, status, headers),
+            named_values=values,
+            policy_dir=policy_dir,
+        )
+        result = simulate(inp)
         for error in result.errors:
             log.error("policy_expression_failed", section=error.section, expression=error.expression, error=error.error)
         if decode:
@@ -126,11 +99,21 @@ def register(app: typer.Typer) -> None:
             for dead in decoded.dead_letters:
                 log.error("record_rejected", reason=dead.reason.value, detail=dead.detail)
             if decoded.dead_letters:
-                raise typer.Exit(int(ExitCode.DATA))
+                raise SimulationCheckError(
+                    f"{len(decoded.dead_letters)} record(s) would be dead-lettered (logged above)"
+                )
         else:
             for message in result.messages:
                 typer.echo(json.dumps({"partition_key": message.partition_key, "body": message.body}))
         if result.errors:
-            raise typer.Exit(int(ExitCode.DATA))
+            raise SimulationCheckError(f"{len(result.errors)} policy expression(s) failed (logged above)")
 
     app.add_typer(group, name="policy")
+
+
+def _read(path: Path) -> str | None:
+    """The text at `path` for `--check`, or None when there is no readable file to compare."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None

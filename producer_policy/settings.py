@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from common.configuration import load_settings
+
 
 class PolicySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CHARGEBACK_POLICY_", extra="ignore")
@@ -23,4 +25,4 @@ class PolicySettings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> PolicySettings:
-    return PolicySettings()
+    return load_settings(PolicySettings, what="policy harness configuration")

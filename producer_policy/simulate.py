@@ -2,16 +2,52 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from producer_policy.errors import ExchangeFormatError
+from producer_policy.errors import ExchangeFileError, ExchangeFormatError
 from producer_policy.harness.exchange import Exchange, HttpRequest, HttpResponse, RunResult
 from producer_policy.harness.policy import PolicyDocuments, PolicyHarness
 
 _RESPONSE_KEYS = frozenset({"status", "headers", "body", "reason"})
+_HOST = re.compile(r"[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?")
+
+
+def _url(raw: str, where: str) -> str:
+    """An absolute http(s) URL, as APIM hands the policy one (Mono's System.Uri would throw on anything else)."""
+    problem = f'{where}: "url" must be an absolute http(s) URL such as https://gateway/openai/deployments/...'
+    if any(c.isspace() or not c.isprintable() for c in raw):
+        raise ExchangeFormatError(problem)
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number in range
+    except ValueError:
+        raise ExchangeFormatError(problem) from None
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not (_HOST.fullmatch(host) or _ipv6(host)):
+        raise ExchangeFormatError(problem)
+    return raw
+
+
+def _ipv6(host: str) -> bool:
+    try:
+        ipaddress.IPv6Address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _matched(raw: Any, where: str) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(isinstance(v, str | int | float) for v in raw.values()):
+        raise ExchangeFormatError(f'{where}: "matched_parameters" must be an object of name -> string')
+    return {str(k): str(v) for k, v in raw.items()}
 
 
 def _headers(raw: Any, where: str) -> dict[str, list[str]]:
@@ -38,18 +74,25 @@ def _body(raw: Any) -> bytes | None:
 
 def load_request(path: Path) -> HttpRequest:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ExchangeFormatError(f"{path}: not a readable JSON file: {exc}") from exc
+        text = path.read_bytes()
+    except OSError as exc:
+        raise ExchangeFileError(f"{path}: cannot read the request file: {exc.strerror or exc}") from exc
+    try:
+        data = json.loads(text.decode("utf-8"))
+    except ValueError as exc:
+        raise ExchangeFormatError(f"{path}: not a JSON file: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("url"), str):
         raise ExchangeFormatError(f'{path}: expected an object with at least "url" (and method, headers, body)')
+    ip = data.get("ip", "203.0.113.7")
+    if not isinstance(ip, str):
+        raise ExchangeFormatError(f'{path}: "ip" must be a string')
     return HttpRequest(
         method=str(data.get("method", "POST")),
-        url=data["url"],
+        url=_url(data["url"], str(path)),
         headers=_headers(data.get("headers"), str(path)),
         body=_body(data.get("body")),
-        ip=data.get("ip", "203.0.113.7"),
-        matched={str(k): str(v) for k, v in (data.get("matched_parameters") or {}).items()},
+        ip=ip,
+        matched=_matched(data.get("matched_parameters"), str(path)),
     )
 
 
@@ -65,7 +108,7 @@ def load_response(path: Path, status: int | None, headers: list[tuple[str, str]]
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ExchangeFormatError(f"{path}: {exc}") from exc
+        raise ExchangeFileError(f"{path}: cannot read the response file: {exc.strerror or exc}") from exc
     structured: dict[str, Any] | None = None
     try:
         data = json.loads(raw)

@@ -1,13 +1,15 @@
-"""Typed errors of the shared contract."""
+"""Typed errors of the shared contract, on the categories of `common.errors` (each carries its exit code)."""
+
+from common.errors import ChargebackError, ConfigurationError, DataCheckError
 
 
-class ContractError(Exception):
+class ContractError(ChargebackError):
     """Base class for violations of the wire contract detected by the encoder."""
 
 
-class EncodeError(ContractError):
+class EncodeError(ContractError, DataCheckError):
     """The encoder was given parameters or a record id the contract forbids."""
 
 
-class LakeLocationError(ContractError):
-    """A lake or checkpoint URL that names no usable location."""
+class LakeLocationError(ContractError, ConfigurationError):
+    """A lake or checkpoint URL (or storage connection string) that names no usable location."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from common.outputs import write_text
 from schemas.deadletter import DeadLetterRecord
 from schemas.payload import PayloadRecord
 from schemas.usage import UsageRecord
@@ -24,10 +25,9 @@ def json_schemas() -> dict[str, dict[str, Any]]:
 
 
 def export_json_schemas(directory: Path) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, schema in json_schemas().items():
         path = directory / f"{name}.v1.schema.json"
-        path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        write_text(path, json.dumps(schema, indent=2, sort_keys=True) + "\n")
         written.append(path)
     return written

@@ -27,6 +27,7 @@ from rich.table import Table
 
 from chargeback.demo.emit import run_policy, send
 from chargeback.demo.traffic import TrafficGenerator, Truth, deployments_csv, ptu_config
+from common.outputs import writing
 from localhub import LocalHub
 
 HUB = "usage"
@@ -133,9 +134,10 @@ def run_demo(out: Path, *, calls: int, month: date, console: Console | None = No
     started = time.perf_counter()
     for stale in (paths.lake, paths.checkpoints, paths.logs):
         shutil.rmtree(stale, ignore_errors=True)
-    paths.logs.mkdir(parents=True, exist_ok=True)
-    paths.deployments.write_text(deployments_csv(), encoding="utf-8")
-    paths.ptu.write_text(json.dumps(ptu_config(month), indent=2), encoding="utf-8")
+    with writing(out):  # an --out that cannot be written: one line, exit 2
+        paths.logs.mkdir(parents=True, exist_ok=True)
+        paths.deployments.write_text(deployments_csv(), encoding="utf-8")
+        paths.ptu.write_text(json.dumps(ptu_config(month), indent=2), encoding="utf-8")
     console.rule(f"apim-chargeback demo: {calls:,} Azure OpenAI calls in {month:%B %Y}")
 
     with _progress(console) as progress:

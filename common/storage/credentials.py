@@ -170,23 +170,32 @@ def describe_failure(url: StorageUrl, exc: BaseException, doing: str = "use") ->
     return StorageUnavailableError(f"cannot {doing} {url.masked}: {_cause(url, exc)}")
 
 
-def probe(url: StorageUrl, secret: StorageSecret | None, *, credential: Any = None) -> None:
+def close_credential(credential: Any) -> None:
+    """DefaultAzureCredential holds HTTP sessions; key and SAS credentials hold nothing."""
+    close = getattr(credential, "close", None)
+    if close is not None:
+        close()
+
+
+def probe(url: StorageUrl, secret: StorageSecret | None) -> None:
     """Prove the credential works on `url` before any native code uses it: a token (Azure), then one listing of at
     most one blob under the path. A missing container passes (the service answered, so the credential is good):
     whether the location must exist is the caller's question (a reader says "no lake", a writer creates it)."""
     if url.kind is StorageKind.LOCAL:
         return
-    if credential is None:
-        credential = blob_credential(url, secret)
-    if secret is None:
-        check_identity(url, credential)
-    client = container_client(url, secret, credential)
+    credential = blob_credential(url, secret)
     try:
-        with client:
+        if secret is None:
+            check_identity(url, credential)
+        with container_client(url, secret, credential) as client:
             pages = client.list_blobs(name_starts_with=f"{url.path}/" if url.path else None, results_per_page=1)
             next(iter(pages.by_page()), None)
     except ResourceNotFoundError as exc:
         if _error_code(exc) not in ("", "ContainerNotFound"):
             raise describe_failure(url, exc) from None
+    except StorageUnavailableError:
+        raise
     except Exception as exc:
         raise describe_failure(url, exc) from None
+    finally:
+        close_credential(credential)

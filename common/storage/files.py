@@ -6,12 +6,21 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from common.storage.credentials import blob_credential, check_identity, client_options, describe_failure, resolve_secret
+from common.storage.connection import StorageSecret
+from common.storage.credentials import (
+    blob_credential,
+    check_identity,
+    client_options,
+    close_credential,
+    describe_failure,
+    resolve_secret,
+)
 from common.storage.errors import StorageLocationError
-from common.storage.urls import StorageKind, parse_storage_url
+from common.storage.urls import StorageKind, StorageUrl, parse_storage_url
 
 MAX_CONFIG_BYTES = 64 * 1024 * 1024
 """A configuration file larger than this is refused rather than read into memory."""
@@ -48,6 +57,25 @@ def _local(path: str, what: str) -> bytes:
         raise StorageLocationError(f"cannot read {what} {path}: {exc.strerror or type(exc).__name__}") from None
 
 
+def _download(url: StorageUrl, secret: StorageSecret | None, credential: Any, what: str) -> bytes:
+    from azure.storage.blob import BlobClient
+
+    if secret is None:
+        check_identity(url, credential)
+    try:
+        with BlobClient(url.account_url, url.container, url.path, credential=credential, **client_options(url)) as blob:
+            size = blob.get_blob_properties().size
+            if size > MAX_CONFIG_BYTES:
+                raise StorageLocationError(f"{what} {url.masked} is larger than {MAX_CONFIG_BYTES // 2**20} MiB")
+            return blob.download_blob().readall()
+    except ResourceNotFoundError:
+        raise StorageLocationError(f"{what} {url.masked} does not exist") from None
+    except StorageLocationError:
+        raise
+    except Exception as exc:
+        raise describe_failure(url, exc, "read") from None
+
+
 def read_config_file(
     location: str | Path, *, connection_string: str | None = None, what: str = "configuration file"
 ) -> ConfigFile:
@@ -62,22 +90,8 @@ def read_config_file(
             raise StorageLocationError(f"{what} {url.masked} names a container, not a file in it")
         secret = resolve_secret(url, connection_string)
         credential = blob_credential(url, secret)
-        if secret is None:
-            check_identity(url, credential)
-        from azure.storage.blob import BlobClient
-
         try:
-            with BlobClient(
-                url.account_url, url.container, url.path, credential=credential, **client_options(url)
-            ) as blob:
-                size = blob.get_blob_properties().size
-                if size > MAX_CONFIG_BYTES:
-                    raise StorageLocationError(f"{what} {url.masked} is larger than {MAX_CONFIG_BYTES // 2**20} MiB")
-                data = blob.download_blob().readall()
-        except ResourceNotFoundError:
-            raise StorageLocationError(f"{what} {url.masked} does not exist") from None
-        except StorageLocationError:
-            raise
-        except Exception as exc:
-            raise describe_failure(url, exc, "read") from None
+            data = _download(url, secret, credential, what)
+        finally:
+            close_credential(credential)
     return ConfigFile(data, hashlib.sha256(data).hexdigest(), url.masked, what)

@@ -94,6 +94,14 @@ def mask_location(text: str) -> str:
     return f"{scheme}{sep}{rest}"[:300]
 
 
+def _local(given: str, path: str, shown: str) -> StorageUrl:
+    try:
+        resolved = Path(path).expanduser().resolve()
+    except (RuntimeError, OSError, ValueError) as exc:  # an unknown ~user, a symlink loop, a NUL byte
+        raise StorageLocationError(f"{shown!r} is not a usable local path ({type(exc).__name__})") from None
+    return StorageUrl(given, StorageKind.LOCAL, local_path=str(resolved))
+
+
 def _segments(path: str) -> list[str]:
     return [unquote(s) for s in path.split("/") if s]
 
@@ -119,7 +127,7 @@ def parse_storage_url(location: str) -> StorageUrl:
     if any(ord(c) < 32 for c in given):
         raise StorageLocationError(f"{shown!r} contains control characters")
     if _WINDOWS_DRIVE.match(given):
-        return StorageUrl(given, StorageKind.LOCAL, local_path=str(Path(given).expanduser().resolve()))
+        return _local(given, given, shown)
     try:
         split = urlsplit(given)
         port = split.port
@@ -127,11 +135,11 @@ def parse_storage_url(location: str) -> StorageUrl:
         raise StorageLocationError(f"{shown}: not a URL ({exc})") from None
     scheme = split.scheme.lower()
     if scheme == "":
-        return StorageUrl(given, StorageKind.LOCAL, local_path=str(Path(given).expanduser().resolve()))
+        return _local(given, given, shown)
     if scheme == "file":
         if split.netloc not in ("", "localhost"):
             raise StorageLocationError(f"{shown}: a file:// URL names a local path (file:///path)")
-        return StorageUrl(given, StorageKind.LOCAL, local_path=str(Path(unquote(split.path)).expanduser().resolve()))
+        return _local(given, unquote(split.path), shown)
     if scheme not in ("http", "https", "abfs", "abfss"):
         raise StorageLocationError(
             f"{shown}: expected a local path, https://ACCOUNT.blob.core.windows.net/CONTAINER[/PATH], "

@@ -367,3 +367,5 @@ resource aggregationJob 'Microsoft.App/jobs@2025-01-01' = {
 
 output consumerAppName string = consumer.name
 output jobName string = aggregationJob.name
+output environmentId string = environment.id
+output image string = image

@@ -4,6 +4,7 @@ param tags object
 param apimIdentityName string
 param consumerIdentityName string
 param jobIdentityName string
+param apiIdentityName string
 
 @description('Used by a new API Management service to send to Event Hubs.')
 resource apimIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
@@ -26,6 +27,13 @@ resource jobIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-3
   tags: tags
 }
 
+@description('Used by the read API: read the lake, pull its image. Nothing else.')
+resource apiIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: apiIdentityName
+  location: location
+  tags: tags
+}
+
 output apimIdentityId string = apimIdentity.id
 output apimClientId string = apimIdentity.properties.clientId
 output apimPrincipalId string = apimIdentity.properties.principalId
@@ -35,3 +43,6 @@ output consumerPrincipalId string = consumerIdentity.properties.principalId
 output jobIdentityId string = jobIdentity.id
 output jobClientId string = jobIdentity.properties.clientId
 output jobPrincipalId string = jobIdentity.properties.principalId
+output apiIdentityId string = apiIdentity.id
+output apiClientId string = apiIdentity.properties.clientId
+output apiPrincipalId string = apiIdentity.properties.principalId

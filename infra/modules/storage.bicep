@@ -32,6 +32,9 @@ param deployerPrincipalId string = ''
 @description('Kind of deployerPrincipalId (ServicePrincipal when a pipeline deploys).')
 param deployerPrincipalType string = 'User'
 
+@description('The read API only reads the lake. Empty: no API deployed, no role.')
+param apiPrincipalId string = ''
+
 @allowed([
   'Standard_LRS'
   'Standard_ZRS'
@@ -208,6 +211,16 @@ resource jobConfigRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+resource apiLakeRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(apiPrincipalId)) {
+  name: guid(lakeContainer.id, apiPrincipalId, roles.storageBlobDataReader)
+  scope: lakeContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataReader)
+    principalId: apiPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 resource deployerConfigRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
   name: guid(configContainer.id, deployerPrincipalId, roles.storageBlobDataContributor)
   scope: configContainer
@@ -215,6 +228,16 @@ resource deployerConfigRole 'Microsoft.Authorization/roleAssignments@2022-04-01'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
     principalId: deployerPrincipalId
     principalType: deployerPrincipalType
+  }
+}
+
+resource apiConfigRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(apiPrincipalId)) {
+  name: guid(configContainer.id, apiPrincipalId, roles.storageBlobDataReader)
+  scope: configContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataReader)
+    principalId: apiPrincipalId
+    principalType: 'ServicePrincipal'
   }
 }
 

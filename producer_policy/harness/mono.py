@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from producer_policy.errors import CompileError, HarnessError, MonoUnavailableError
+from producer_policy.errors import CacheDirError, CompileError, HarnessError, MonoUnavailableError
 from producer_policy.settings import get_settings
 
 GAC_NEWTONSOFT = Path("/usr/lib/mono/gac/Newtonsoft.Json")
@@ -75,18 +77,21 @@ def _compile(toolchain: Toolchain, target: str, out: Path, sources: list[Path], 
     os.replace(tmp, out)
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Several processes (pytest-xdist workers) may fill the shared cache at once: a compiler must never read a
-    source file another process is halfway through rewriting."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env.update({"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "MONO_ENV_OPTIONS": ""})
     return env
+
+
+@contextlib.contextmanager
+def _cache_writes(folder: Path) -> Iterator[None]:
+    """An unusable cache folder is a configuration problem (CHARGEBACK_POLICY_CACHE_DIR), not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        raise CacheDirError(
+            f"CHARGEBACK_POLICY_CACHE_DIR: cannot cache compiled assemblies in {folder}: {exc.strerror or exc}"
+        ) from exc
 
 
 def build_runner(toolchain: Toolchain) -> Path:
@@ -97,13 +102,14 @@ def build_runner(toolchain: Toolchain) -> Path:
     exe = cache / f"runner-{key}.exe"
     if exe.is_file():
         return exe
-    cache.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, text in sources:
-        path = cache / name
-        _write_atomically(path, text)
-        paths.append(path)
-    _compile(toolchain, "exe", exe, paths, list(REFERENCES))
+    with _cache_writes(cache):
+        cache.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name, text in sources:
+            path = cache / name
+            path.write_text(text, encoding="utf-8")
+            paths.append(path)
+        _compile(toolchain, "exe", exe, paths, list(REFERENCES))
     return exe
 
 
@@ -115,8 +121,9 @@ def build_policy_assembly(toolchain: Toolchain, runner: Path, source: str) -> Pa
     if dll.is_file():
         return dll
     src = folder / f"policy-{key}.cs"
-    _write_atomically(src, source)
-    _compile(toolchain, "library", dll, [src], [str(runner), *REFERENCES])
+    with _cache_writes(folder):
+        src.write_text(source, encoding="utf-8")
+        _compile(toolchain, "library", dll, [src], [str(runner), *REFERENCES])
     return dll
 
 
@@ -150,7 +157,9 @@ class MonoProcess:
             raise HarnessError(f"the Mono harness closed its output: {self._stderr_tail()}")
         answer: dict[str, Any] = json.loads(line)
         if not answer.get("ok"):
-            raise HarnessError(f"the Mono harness failed: {answer.get('error', answer)}")
+            # The first line (exception type and message); the Mono stack trace below it helps nobody running a command.
+            first = str(answer.get("error", answer)).strip().splitlines() or ["no detail"]
+            raise HarnessError(f"the Mono harness failed: {first[0]}")
         return answer
 
     def load(self, key: str, assembly: Path, flow: dict[str, Any]) -> None:

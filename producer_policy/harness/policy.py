@@ -43,10 +43,16 @@ class PolicyDocuments:
         policy = directory / POLICY_FILE
         if not policy.is_file():
             raise PolicySyntaxError(f"{policy} does not exist")
-        fragments = {}
-        for path in sorted((directory / "fragments").glob("*.xml")):
-            fragments[path.stem] = path.read_text(encoding="utf-8")
-        return cls(policy=policy.read_text(encoding="utf-8"), fragments=fragments)
+        fragments = {path.stem: _read(path) for path in sorted((directory / "fragments").glob("*.xml"))}
+        return cls(policy=_read(policy), fragments=fragments)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        cause = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or str(exc))
+        raise PolicySyntaxError(f"{path}: cannot be read: {cause}") from None
 
 
 @dataclass(frozen=True, slots=True)

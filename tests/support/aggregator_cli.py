@@ -6,10 +6,11 @@ import typer
 from typer.testing import CliRunner, Result
 
 from aggregator.cli import register
+from common.shell import OneErrorLine
 
 
 def build_app() -> typer.Typer:
-    app = typer.Typer(pretty_exceptions_enable=False)
+    app = typer.Typer(cls=OneErrorLine, pretty_exceptions_enable=False)
 
     @app.callback()
     def main() -> None:

@@ -40,6 +40,7 @@ EXPECTED_ROLES = {
     ("eventhubs.bicep", RECEIVER, EVENTHUB, "receiverPrincipalId"),
     ("storage.bicep", BLOB_CONTRIBUTOR, CONTAINER, "consumerPrincipalId"),
     ("storage.bicep", BLOB_CONTRIBUTOR, CONTAINER, "jobPrincipalId"),
+    ("storage.bicep", BLOB_READER, CONTAINER, "apiPrincipalId"),
     ("storage.bicep", BLOB_READER, CONTAINER, "jobPrincipalId"),  # the config container: read only
     ("storage.bicep", BLOB_CONTRIBUTOR, CONTAINER, "deployerPrincipalId"),  # `chargeback config push`
     ("registry.bicep", ACR_PULL, REGISTRY, "principalId"),
@@ -52,8 +53,11 @@ EXPECTED_PRINCIPAL_WIRING = {
     ("eventHubs", "receiverPrincipalId"): "identities.outputs.consumerPrincipalId",
     ("storage", "consumerPrincipalId"): "identities.outputs.consumerPrincipalId",
     ("storage", "jobPrincipalId"): "identities.outputs.jobPrincipalId",
+    ("storage", "apiPrincipalId"): "deployApi ? identities.outputs.apiPrincipalId : ''",
     ("storage", "deployerPrincipalId"): "deployerPrincipalId",
-    ("registry", "pullPrincipalIds"): ("[identities.outputs.consumerPrincipalId, identities.outputs.jobPrincipalId]"),
+    ("registry", "pullPrincipalIds"): (
+        "[identities.outputs.consumerPrincipalId, identities.outputs.jobPrincipalId, identities.outputs.apiPrincipalId]"
+    ),
 }
 SECRET_WORDS = re.compile(r"(connectionstring|password|secret|sharedkey|accountkey|primarykey|secondarykey|sas)", re.I)
 CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")

@@ -9,13 +9,13 @@ from decimal import Decimal
 
 import pytest
 from azure.storage.blob import BlobServiceClient
-from tests.unit.aggregator.cli_app import invoke
-from tests.unit.aggregator.lake_builder import LakeBuilder
-from tests.unit.aggregator.pricing_fixture import DEPLOYMENTS, PTU, SHEET
 
 from common.storage.credentials import EMULATOR_API_VERSION
 from schemas.lake import open_location
 from tests.unit.aggregator import handcomputed as hc
+from tests.unit.aggregator.cli_app import invoke
+from tests.unit.aggregator.lake_builder import LakeBuilder
+from tests.unit.aggregator.pricing_fixture import DEPLOYMENTS, PTU, SHEET
 
 pytestmark = pytest.mark.integration
 

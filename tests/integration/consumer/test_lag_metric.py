@@ -25,7 +25,7 @@ class CountingSink:
         self.metrics, self.process, self.seen = metrics, process, 0
 
     async def open_partition(self, partition: str, start: Position | None) -> None:
-        return None
+        self.metrics.record_position(partition, start.sequence_number if start else -1)  # as the pipeline does
 
     async def on_events(self, partition: str, events: Sequence[SourceEvent]) -> None:
         self.seen += len(events)

@@ -48,6 +48,31 @@ def test_a_broken_price_sheet_stops_the_run_before_anything_is_written(aggregate
     assert snapshot(aggregated_lake.root) == before
 
 
+@pytest.mark.parametrize(
+    ("variable", "text"),
+    [
+        ("CHARGEBACK_PRICE_SHEET", "model,deployment_type,unit\ngpt-4.1,global,1M tokens \u20ac\n"),
+        ("CHARGEBACK_DEPLOYMENTS_CONFIG", "deployment,deployment_type\ngpt-4.1-\u00e9,global\n"),
+    ],
+)
+def test_a_configuration_file_that_is_not_utf8_is_one_line(aggregated_lake, tmp_path, variable, text):
+    """Saved from Excel as cp1252: once a UnicodeDecodeError traceback (exit 1), now one line and exit 3."""
+    from typer.testing import CliRunner
+
+    from chargeback.cli import app
+
+    broken = tmp_path / "excel.csv"
+    broken.write_bytes(text.encode("cp1252"))
+    before = snapshot(aggregated_lake.root)
+    result = CliRunner().invoke(
+        app, ["aggregate", "--date", "2026-11-10"], env=aggregated_lake.env | {variable: str(broken)}
+    )
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 3 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and "excel.csv" in lines[0] and "UTF-8" in lines[0]
+    assert snapshot(aggregated_lake.root) == before
+
+
 def test_a_lake_without_usage_is_reported(tmp_path):
     (tmp_path / "empty").mkdir()
     result = invoke(["aggregate", "--date", "2026-11-10", "--lake", str(tmp_path / "empty")])

@@ -134,7 +134,7 @@ def test_import_of_something_else_fails_clearly(tmp_path):
     result = invoke(["prices", "import", str(bad)])
     assert result.exit_code == 6
     assert "Items" in result.output
-    assert invoke(["prices", "import", str(tmp_path / "missing.json")]).exit_code == 6
+    assert invoke(["prices", "import", str(tmp_path / "missing.json")]).exit_code == 4  # input not found
 
 
 def test_a_malformed_rename_is_a_usage_error():

@@ -75,6 +75,7 @@ def test_local_paths(url, tmp_path):
         "https://user:pw@acct01.blob.core.windows.net/lake",
         "https://acct01.blob.core.windows.net/la\nke",
         "https://acct01.blob.core.windows.net/la\x00ke",
+        "~nosuchuser0/lake",
     ],
 )
 def test_unusable_locations_are_configuration_errors(url):
@@ -125,3 +126,29 @@ def test_any_string_is_a_location_or_a_configuration_error(text):
         assert "\n" not in str(exc)
         return
     assert parsed.kind in StorageKind
+
+
+_ACCOUNTS = st.from_regex(r"[a-z0-9]{3,24}", fullmatch=True)
+_CONTAINERS = st.from_regex(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,20}", fullmatch=True)
+_PATHS = st.lists(st.from_regex(r"[A-Za-z0-9_=.-]{1,12}", fullmatch=True).filter(lambda s: s not in (".", "..")))
+
+
+@given(_ACCOUNTS, _CONTAINERS, _PATHS)
+def test_every_spelling_of_a_container_reads_the_same(account, container, path):
+    suffix = "/".join(path)
+    tail = f"/{suffix}" if suffix else ""
+    spellings = [
+        f"https://{account}.blob.core.windows.net/{container}{tail}",
+        f"https://{account}.dfs.core.windows.net/{container}{tail}/",
+        f"abfss://{container}@{account}.dfs.core.windows.net{tail}",
+    ]
+    read = {(u.account_url, u.container, u.path, u.root, u.masked) for u in map(parse_storage_url, spellings)}
+    assert read == {
+        (
+            f"https://{account}.blob.core.windows.net",
+            container,
+            suffix,
+            f"{container}{tail}",
+            f"https://{account}.blob.core.windows.net/{container}{tail}",
+        )
+    }

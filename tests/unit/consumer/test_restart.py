@@ -117,3 +117,15 @@ async def test_a_partition_without_a_checkpoint_lags_by_everything_until_read(tm
     assert harness.stats.lag() == {"0": 5}
     harness.stats.last_enqueued_sequence["0"] = -1  # an empty partition
     assert harness.stats.lag() == {"0": 0}
+
+
+async def test_an_opened_partition_whose_last_event_is_unknown_is_not_caught_up(tmp_path):
+    """`--until-idle` must not take "not polled yet" for "no lag" (it exited before reading anything)."""
+    harness = Harness(tmp_path / "lake", tmp_path / "ckpt")
+    pipeline = harness.build()
+    await pipeline.open_partition("0", Position(6, "99"))
+    assert harness.stats.lag() == {} and not harness.stats.caught_up()
+    harness.stats.last_enqueued_sequence["0"] = 7
+    assert harness.stats.lag() == {"0": 1} and not harness.stats.caught_up()
+    harness.stats.last_enqueued_sequence["0"] = 6
+    assert harness.stats.caught_up()

@@ -1,0 +1,130 @@
+"""`chargeback serve` as deployed: a real uvicorn process, real HTTP (httpx), a local Entra key set, headless Chromium.
+
+The dashboard test reads the numbers the page shows and compares them with the API's own answer, as a person would
+check them, and checks that a team-scoped token sees only its team.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from aggregator.aggregate import aggregate_days
+from aggregator.lakeio import open_lake
+from schemas.lake import open_location
+from tests.support.entra import LocalEntra, local_entra
+from tests.support.ports import free_port, wait_for_port
+from tests.unit.aggregator import handcomputed as hc
+from tests.unit.aggregator.lake_builder import LakeBuilder
+from tests.unit.aggregator.pricing_fixture import env_for, write_config
+
+pytestmark = pytest.mark.integration
+
+CHARGEBACK = str(Path(sys.executable).with_name("chargeback"))
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def entra() -> Iterator[LocalEntra]:
+    with local_entra() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, entra: LocalEntra) -> Iterator[str]:
+    base = tmp_path_factory.mktemp("serve")
+    root = base / "lake"
+    location = open_location(str(root))
+    location.ensure_root()
+    builder = LakeBuilder(location)
+    extra = hc.build(builder)
+    builder.usage([extra["late"]])
+    settings = write_config(base / "config", str(root))
+    aggregate_days(open_lake(str(root)), [hc.DAY_A, hc.DAY_B], settings)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEBACK_")}
+    env |= env_for(settings) | entra.env()
+    env |= {"CHARGEBACK_API_PORT": str(port), "CHARGEBACK_API_GROUP_TEAMS": '{"group-a": ["a"]}'}
+    process = subprocess.Popen(
+        [CHARGEBACK, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        wait_for_port(port, timeout=60)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def test_real_server_answers_with_scope(served: str, entra: LocalEntra) -> None:
+    all_token = entra.token(roles=["Chargeback.Read.All"])
+    team_token = entra.token(roles=["Chargeback.Read.Team"], groups=["group-a"])
+    with httpx.Client(base_url=served, timeout=30) as client:
+        assert client.get("/api/v1/health").json()["lake"] == "ok"
+        full = client.get("/api/v1/chargeback/report?month=2026-11", headers={"Authorization": f"Bearer {all_token}"})
+        assert full.status_code == 200 and full.json()["totals"][0]["total_cost"] == "975.53"
+        scoped = client.get(
+            "/api/v1/chargeback/report?month=2026-11", headers={"Authorization": f"Bearer {team_token}"}
+        ).json()
+        assert {row["team"] for row in scoped["teams"]} == {"a"}
+        wrong = client.get(
+            "/api/v1/chargeback/report?month=2026-11",
+            headers={"Authorization": f"Bearer {entra.token(roles=['Chargeback.Read.All'], audience='api://x')}"},
+        )
+        assert wrong.status_code == 401
+
+
+def test_dashboard_shows_the_apis_numbers(served: str, entra: LocalEntra) -> None:
+    from playwright.sync_api import sync_playwright
+
+    all_token = entra.token(roles=["Chargeback.Read.All"])
+    team_token = entra.token(roles=["Chargeback.Read.Team"], groups=["group-a"])
+    api = httpx.get(
+        f"{served}/api/v1/chargeback/report?month=2026-11", headers={"Authorization": f"Bearer {all_token}"}
+    ).json()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+        )
+        try:
+            page = browser.new_page()
+            foreign: list[str] = []
+            page.on("request", lambda r: None if r.url.startswith(served) else foreign.append(r.url))
+            page.goto(served + "/")
+            page.fill("#secret", all_token)
+            page.click("#credentials button")
+            page.wait_for_selector("body[data-loaded-month='2026-11']")
+            shown = {
+                (row.get_attribute("data-team"), row.get_attribute("data-currency")): row.get_attribute("data-total")
+                for row in page.query_selector_all("#teams tbody tr")
+            }
+            expected = {(row["team"] or "", row["currency"] or ""): row["total_cost"] or "" for row in api["teams"]}
+            assert shown == expected and len(shown) == len(api["teams"]) >= 4
+            total = page.get_attribute(".kpi[data-currency='USD']", "data-total")
+            assert Decimal(total or "0") == Decimal("975.53")
+            page.click("#teams tbody tr[data-team='a']")
+            page.wait_for_selector("body[data-drilled-team='a']")
+            assert page.query_selector_all("#drill-days tbody tr")
+
+            scoped = browser.new_page()
+            scoped.goto(served + "/")
+            scoped.fill("#secret", team_token)
+            scoped.click("#credentials button")
+            scoped.wait_for_selector("body[data-loaded-month='2026-11']")
+            teams = {row.get_attribute("data-team") for row in scoped.query_selector_all("#teams tbody tr")}
+            assert teams == {"a"}
+            assert foreign == []
+        finally:
+            browser.close()
