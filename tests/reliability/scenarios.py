@@ -44,6 +44,18 @@ def clean_run(hub: Any, work: Path, count: int, seed: int = 10) -> Outcome:
     return account("no fault (baseline)", records, env.lake_url, None, started)
 
 
+def _wait_for_log(env: ConsumerEnv, name: str, text: str, proc: Any, timeout: float = 120) -> None:
+    assert env.logs is not None
+    log = env.logs / f"{name}.log"
+    deadline = time.monotonic() + timeout
+    while not (log.exists() and text in log.read_text(encoding="utf-8", errors="replace")):
+        if proc.poll() is not None:
+            raise AssertionError(f"the consumer exited {proc.returncode} before logging {text}; see {env.logs}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {text} in {log} after {timeout:.0f} s")
+        time.sleep(0.05)
+
+
 def _lake_files(work: Path) -> int:
     return sum(1 for _ in (work / "lake").rglob("*.parquet"))
 
@@ -156,9 +168,12 @@ def blob_down_seven_seconds(hub: Any, azurite: Any, work: Path, count: int, seed
         azurite.connection_string,
         logs=work / "logs",
     )
-    proc = env.start(until_idle=6)
+    proc = env.start(until_idle=6, log_level="INFO")
     try:
-        time.sleep(3)
+        # The outage must hit a running consumer, not its start-up probe (which would rightly exit 5): wait until it
+        # owns a partition, however slow the machine is today.
+        _wait_for_log(env, "consumer", '"partition_opened"', proc)
+        time.sleep(0.5)
         azurite.stop()
         time.sleep(7)
         azurite.start()
