@@ -55,6 +55,8 @@ def test_storage_outage_is_retried_and_loses_nothing(localhub, azurite, tmp_path
         f"{azurite.blob_endpoint}/checkpoints",
         CHARGEBACK_STORAGE_CONNECTION_STRING=azurite.connection_string,
         CHARGEBACK_HEALTH_PORT=str(port),
+        # SIGTERM's final flush goes to Azurite, which takes seconds per file on a loaded machine.
+        CHARGEBACK_SHUTDOWN_DEADLINE_SECONDS="120",
     )
 
     def lake_ids() -> list[str]:
