@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -11,6 +13,7 @@ from common.logs import get_logger
 from common.outputs import write_text
 from producer_policy.decode import decode_messages
 from producer_policy.errors import OptionError, SimulationCheckError, StaleRenderError
+from producer_policy.llm_log import diagnostic_document
 from producer_policy.render import DEFAULT_LOGGER_ID, PACKAGE_DIR, POLICY_FILE, RenderParams, render
 from producer_policy.simulate import SimulationInput, load_request, load_response, parse_header_option, simulate
 from schemas.limits import DEFAULT_MAX_CHUNKS
@@ -63,6 +66,15 @@ def register(app: typer.Typer) -> None:
         stream_mode: str | None = typer.Option(None, "--stream-mode", help="buffer | passthrough."),
         named_value: list[str] = typer.Option([], "--named-value", help="Named value NAME=VALUE (repeatable)."),
         decode: bool = typer.Option(False, "--decode", help="Print reassembled records instead of messages."),
+        llm_log: bool = typer.Option(
+            False,
+            "--llm-log",
+            help="Print instead the LLM-log document API Management's diagnostic setting would send to Event Hubs.",
+        ),
+        region: str = typer.Option("Sweden Central", "--region", help="Gateway region for --llm-log."),
+        request_id: str | None = typer.Option(
+            None, "--request-id", help="The gateway request id (context.RequestId, a GUID); default: a new one."
+        ),
         policy_dir: Path = typer.Option(
             PACKAGE_DIR, "--policy-dir", help="Folder with policy.xml and fragments/ (default: the shipped policy)."
         ),
@@ -83,7 +95,13 @@ def register(app: typer.Typer) -> None:
                 raise OptionError(f"--stream-mode must be one of {', '.join(STREAM_MODES)}")
             values["chargeback-stream-mode"] = stream_mode
         headers = [parse_header_option(h) for h in header]
+        if request_id is not None:
+            try:
+                request_id = str(uuid.UUID(request_id))
+            except ValueError:
+                raise OptionError(f"--request-id {request_id[:64]!r}: not a GUID") from None
         inp = SimulationInput(
+            request_id=request_id,
             request=load_request(request),
             response=load_response(response, status, headers),
             named_values=values,
@@ -92,7 +110,21 @@ def register(app: typer.Typer) -> None:
         result = simulate(inp)
         for error in result.errors:
             log.error("policy_expression_failed", section=error.section, expression=error.expression, error=error.error)
-        if decode:
+        if llm_log:
+            if decode:
+                raise OptionError("--llm-log and --decode print different things: give one")
+            usage = next((r.record for r in decode_messages(result.messages).records if r.kind == "usage"), None)
+            if usage is None:
+                raise SimulationCheckError("the policy emitted no usage record: no request id for an LLM-log record")
+            document = diagnostic_document(
+                inp.request,
+                inp.response,
+                correlation_id=str(usage["record_id"]),
+                when=datetime.fromisoformat(str(usage["event_time"])),
+                region=region,
+            )
+            typer.echo(json.dumps(document, ensure_ascii=False))
+        elif decode:
             decoded = decode_messages(result.messages)
             for rec in decoded.records:
                 typer.echo(json.dumps({"kind": rec.kind, "record": rec.record}, ensure_ascii=False))

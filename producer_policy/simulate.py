@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from producer_policy.errors import ExchangeFileError, ExchangeFormatError
-from producer_policy.harness.exchange import Exchange, HttpRequest, HttpResponse, RunResult
+from producer_policy.harness.exchange import CallContext, Exchange, HttpRequest, HttpResponse, RunResult
 from producer_policy.harness.policy import PolicyDocuments, PolicyHarness
 
 _RESPONSE_KEYS = frozenset({"status", "headers", "body", "reason"})
@@ -138,6 +138,8 @@ class SimulationInput:
     response: HttpResponse
     named_values: dict[str, str]
     policy_dir: Path
+    request_id: str | None = None
+    """The gateway request id (`context.RequestId`); None: a new one per run."""
 
 
 def simulate(inp: SimulationInput, harness: PolicyHarness | None = None) -> RunResult:
@@ -147,7 +149,9 @@ def simulate(inp: SimulationInput, harness: PolicyHarness | None = None) -> RunR
     try:
         prepared = harness.prepare(documents, inp.named_values)
         backend = inp.request.url
-        return harness.run(prepared, Exchange(request=inp.request, response=inp.response, backend_url=backend))
+        context = CallContext(request_id=inp.request_id) if inp.request_id else CallContext()
+        exchange = Exchange(request=inp.request, response=inp.response, backend_url=backend, context=context)
+        return harness.run(prepared, exchange)
     finally:
         if own:
             harness.close()

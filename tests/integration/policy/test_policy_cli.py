@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from chargeback.cli import app
-from tests.support.exchanges import CHAT_BODY, CHAT_COMPLETION, streamed_chat
+from tests.support.exchanges import CHAT_BODY, CHAT_COMPLETION, FINAL_USAGE_CHUNK, streamed_chat
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -108,3 +108,36 @@ def test_render_to_files_and_check(tmp_path):
     )
     assert runner.invoke(app, ["policy", "render", "--out", str(out), "--check"]).exit_code == 6
     assert runner.invoke(app, ["policy", "render", "--slots", "99"]).exit_code == 2
+
+
+def test_simulate_llm_log_joins_the_usage_record(files):
+    """The LLM-log record of a streamed passthrough call carries the stream's tokens under the usage record's id."""
+    from schemas.llm_log import decode_batch
+
+    req, _, sse = files
+    base = [
+        "policy",
+        "simulate",
+        "--request",
+        str(req),
+        "--response",
+        str(sse),
+        "--header",
+        "Content-Type: text/event-stream",
+    ]
+    passthrough = [*base, "--stream-mode", "passthrough", "--request-id", "5D4F3B2A-1C0E-4F8D-9A7B-6C5D4E3F2A1B"]
+    record = json.loads(runner.invoke(app, [*passthrough, "--decode"]).stdout)["record"]
+    assert record["usage_source"] == "stream_not_read" and record["total_tokens"] is None
+    result = runner.invoke(app, [*passthrough, "--llm-log", "--region", "West Europe"])
+    assert result.exit_code == 0, result.output
+    batch = decode_batch(result.stdout.encode())
+    (row,) = batch.rows
+    usage = FINAL_USAGE_CHUNK["usage"]
+    assert row["record_id"] == record["record_id"] == "5d4f3b2a-1c0e-4f8d-9a7b-6c5d4e3f2a1b"
+    assert (row["prompt_tokens"], row["completion_tokens"], row["total_tokens"]) == (
+        usage["prompt_tokens"],
+        usage["completion_tokens"],
+        usage["total_tokens"],
+    )
+    assert row["is_stream"] is True and row["deployment"] == "gpt-4o" and row["region"] == "West Europe"
+    assert runner.invoke(app, [*passthrough, "--llm-log", "--decode"]).exit_code == 2
