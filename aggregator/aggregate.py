@@ -20,7 +20,7 @@ from common.logs import get_logger
 from schemas.lake import LakeLocation
 
 log = get_logger(__name__)
-DAY_TABLES = ("chargeback_daily", "unpriced", "ptu_allocation")
+DAY_TABLES = ("chargeback_daily", "unpriced", "unmapped", "ptu_allocation")
 
 
 @dataclass
@@ -55,7 +55,14 @@ def aggregate_days(
     for day in days:
         with local_day_files(location, "usage", day) as files:
             tables = roll_up_day(
-                files, day, prices=inputs.prices, deployments=inputs.deployments, ptu=ptu, team_tag=settings.team_tag
+                files,
+                day,
+                prices=inputs.prices,
+                deployments=inputs.deployments,
+                ptu=ptu,
+                team_tag=settings.team_tag,
+                teams=inputs.teams,
+                dimensions=inputs.dimensions,
             )
         for name in DAY_TABLES:
             replace_partition(location, name, "date", day.isoformat(), tables[name])
@@ -73,7 +80,7 @@ def aggregate_days(
         result.months.append(month)
     run.months = list(result.months)
     record_run(location, run)
-    log.info("run recorded", run_id=run.run_id, days=len(run.days), config_files=len(run.sources))
+    log.info("run_recorded", run_id=run.run_id, days=len(run.days), config_files=len(run.sources))
     return result
 
 

@@ -97,7 +97,14 @@ def register(app: typer.Typer) -> None:
         else:
             typer.echo(buffer.getvalue(), nl=False)
         skipped = ", ".join(f"{n} {reason}" for reason, n in report.skipped.most_common())
-        err.print(f"{report.meters} per-token meters -> {len(report.rows)} sheet rows; skipped: {skipped or 'none'}")
+        err.print(
+            f"{report.meters} per-token meters -> {len(report.rows)} sheet rows; skipped: {skipped or 'none'}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        for name, reason in report.skipped_meters:
+            err.print(f"skipped {name!r}: {reason}", markup=False, highlight=False, soft_wrap=True)
 
     app.add_typer(prices, name="prices")
 
@@ -112,14 +119,22 @@ def register(app: typer.Typer) -> None:
         lake: str | None = LAKE_OPTION,
     ) -> None:
         """Write the month's chargeback as FOCUS 1.2 rows."""
+        from aggregator.config_files import load_fx
+        from aggregator.coverage import require_rollup
         from aggregator.dates import parse_month
         from aggregator.focus import focus_rows, write_focus
 
         first = parse_month(month)
         settings = _settings()
         location = _lake(settings, lake)
+        fx = load_fx(settings)  # configuration first: a broken file is exit 3 whatever the lake holds
+        require_rollup(location, first)
         table = focus_rows(
-            location, first, billing_account_id=billing_account_id, billing_account_name=billing_account_name
+            location,
+            first,
+            billing_account_id=billing_account_id,
+            billing_account_name=billing_account_name,
+            fx=fx,
         )
         target = out or Path(f"focus-{first:%Y-%m}.csv")
         with writing(target):
@@ -133,7 +148,8 @@ def register(app: typer.Typer) -> None:
         query: str = typer.Argument(
             ...,
             help="One SELECT over: usage (deduplicated), usage_raw, payloads, "
-            "dead_letters, chargeback_daily, chargeback_monthly, unpriced, ptu_allocation, prices.",
+            "dead_letters, chargeback_daily, chargeback_monthly, unpriced, ptu_allocation, prices, aggregation_runs, "
+            "budget_status, alerts, budget_actions, notifications.",
         ),
         fmt: str = typer.Option("table", "--format", help="table, csv, json or parquet."),
         out: Path | None = typer.Option(None, "--out", help="Write to this file instead of standard output."),
@@ -165,15 +181,26 @@ def register(app: typer.Typer) -> None:
         lake: str | None = LAKE_OPTION,
     ) -> None:
         """One self-contained HTML report of the month (charts and tables; opens offline)."""
+        from aggregator.config_files import load_fx
+        from aggregator.coverage import require_rollup
         from aggregator.dates import parse_month
         from aggregator.report import collect, render_html
         from aggregator.views import lake_connection
 
         first = parse_month(month)
         settings = _settings()
-        con = lake_connection(_lake(settings, lake), settings)
+        location = _lake(settings, lake)
+        fx = load_fx(settings)  # configuration first: a broken file is exit 3 whatever the lake holds
+        con = lake_connection(location, settings)
         try:
-            html = render_html(collect(con, first))
+            require_rollup(location, first)
+            html = render_html(collect(con, first, fx))
+            try:  # budgets and alerts (finops/), when that stage is installed
+                from finops.report import with_finops_sections
+            except ModuleNotFoundError:
+                pass
+            else:
+                html = with_finops_sections(html, con, first)
         finally:
             con.close()
         write_text(out, html)
@@ -225,6 +252,7 @@ def register(app: typer.Typer) -> None:
             None, "--deployments", help="Deployments map (CSV) -> CHARGEBACK_DEPLOYMENTS_CONFIG."
         ),
         ptu: Path | None = typer.Option(None, "--ptu", help="PTU config (JSON) -> CHARGEBACK_PTU_CONFIG."),
+        budgets: Path | None = typer.Option(None, "--budgets", help="Budgets (CSV) -> CHARGEBACK_BUDGETS_CONFIG."),
         config_url: str | None = typer.Option(
             None, "--config-url", help="The config container; default $CHARGEBACK_CONFIG_URL (an azd output)."
         ),
@@ -241,6 +269,7 @@ def register(app: typer.Typer) -> None:
             "CHARGEBACK_PRICE_SHEET": prices,
             "CHARGEBACK_DEPLOYMENTS_CONFIG": deployments,
             "CHARGEBACK_PTU_CONFIG": ptu,
+            "CHARGEBACK_BUDGETS_CONFIG": budgets,
         }
         for item in push(config_url or settings.config_url, given, connection_string=settings.storage_connection):
             note = {"uploaded": "uploaded", "kept": "already there, kept", "default": "none given: shipped default"}

@@ -3,14 +3,17 @@ and remembered with its digest and masked location so a run can record what prod
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 
 from aggregator.deployments import deployments_table, parse_deployments
+from aggregator.dimensions import TagDimensions
+from aggregator.fx import FxRates, parse_fx
 from aggregator.prices import parse_price_sheet, prices_table
 from aggregator.ptu import PtuConfig, parse_ptu_config
 from aggregator.settings import AggregatorSettings
+from aggregator.teams import TeamsMap, parse_teams
 from common.storage import ConfigFile, read_config_file
 
 
@@ -39,6 +42,8 @@ class PricingInputs:
     ptu: PtuConfig
     settings: AggregatorSettings
     sources: tuple[ConfigSource, ...] = ()
+    teams: TeamsMap = field(default_factory=TeamsMap)
+    dimensions: TagDimensions = field(default_factory=TagDimensions)
 
     @classmethod
     def load(cls, settings: AggregatorSettings) -> PricingInputs:
@@ -50,13 +55,28 @@ class PricingInputs:
             ptu_file, ptu_source = _read("PTU config", settings.ptu_config, settings)
             ptu = parse_ptu_config(ptu_file.text(), ptu_file.location)
             sources.append(ptu_source)
+        teams = TeamsMap()
+        if settings.teams_config:
+            teams_file, teams_source = _read("teams map", settings.teams_config, settings)
+            teams = parse_teams(teams_file.text(), teams_file.location)
+            sources.append(teams_source)
         return cls(
             prices=prices_table(parse_price_sheet(price_file.text(), price_file.location)),
             deployments=deployments_table(parse_deployments(deployments_file.text(), deployments_file.location)),
             ptu=ptu,
             settings=settings,
             sources=tuple(sources),
+            teams=teams,
+            dimensions=TagDimensions.parse(settings.tag_dimensions, settings.tag_max_values),
         )
+
+
+def load_fx(settings: AggregatorSettings) -> FxRates | None:
+    """The exchange rates of reports and exports, or None when `CHARGEBACK_FX_RATES` is not set."""
+    if not settings.fx_rates:
+        return None
+    config, _ = _read("exchange rates", settings.fx_rates, settings)
+    return parse_fx(config.text(), config.location)
 
 
 def load_prices(settings: AggregatorSettings) -> pa.Table:

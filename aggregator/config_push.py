@@ -43,7 +43,16 @@ def _check_ptu(text: str, where: str) -> object:
     return parse_ptu_config(text, where)
 
 
+def _check_budgets(text: str, where: str) -> object:
+    from finops.budgets_file import parse_budgets
+
+    return parse_budgets(text, where)
+
+
 NO_PTU = b'{"provisioned": []}\n'
+
+
+NO_BUDGETS = b"budget_id,scope,period,amount,unit,thresholds,action,effective_from,effective_to,protected\n"
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,9 @@ CONFIG_FILES: tuple[ConfigSetting, ...] = (
         "CHARGEBACK_DEPLOYMENTS_CONFIG", "deployments.csv", "--deployments", "deployments map", _check_deployments
     ),
     ConfigSetting("CHARGEBACK_PTU_CONFIG", "ptu.json", "--ptu", "PTU config", _check_ptu, lambda: NO_PTU),
+    ConfigSetting(
+        "CHARGEBACK_BUDGETS_CONFIG", "budgets.csv", "--budgets", "budgets file", _check_budgets, lambda: NO_BUDGETS
+    ),
 )
 
 

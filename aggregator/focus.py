@@ -1,14 +1,19 @@
 """`chargeback export focus`: the month's chargeback as FOCUS 1.2 rows, so finance tools read it beside the cloud bill.
 
 One row per day x chargeback key x token class (input, cached input, output; reasoning is output), priced in
-"1M Tokens", plus one row per PTU allocation priced in "PTU-Hours". Mapping choices:
+"1M Tokens", plus one row per PTU share: one "PTU Allocation" priced at the share itself, so the allocated
+`ptu_cost` is billed exactly at any hourly-rate precision (the PTU-hours it stands for are the ConsumedQuantity).
+Mapping choices:
 
 - BillingAccount = this chargeback (`--billing-account-id/-name`); SubAccount = the APIM subscription;
 - Resource = the Azure OpenAI deployment; Region = its region; Sku = the price sheet row (`price_id`);
 - List = Contracted = Effective = Billed cost: the sheet holds list prices, and chargeback bills what it lists;
 - ChargeCategory `Usage`, ChargeClass null (no corrections), ChargeFrequency `Usage-Based`,
   ChargePeriod = the UTC day `[start, end)`, BillingPeriod = the UTC month `[start, end)`;
-- unpriced usage has no cost to export: it stays in the `unpriced` table (and the report), it is not a zero here.
+- unpriced usage has no cost to export: it stays in the `unpriced` table (and the report), it is not a zero here;
+- one currency, or exchange rates (aggregator/fx.py) converting every amount exactly into the billing currency, the
+  original amounts kept in the PricingCurrency* columns;
+- the CSV neutralises spreadsheet formulas (aggregator/csvsafe.py); Parquet keeps every value exact.
 
 Custom columns are `x_`-prefixed and come after the FOCUS columns.
 """
@@ -16,76 +21,95 @@ Custom columns are `x_`-prefixed and come after the FOCUS columns.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from aggregator.csvsafe import neutralise_table
 from aggregator.dates import next_month
+from aggregator.db import connect
 from aggregator.errors import AggregatorError
+from aggregator.fx import RATE_SCALE as FX_RATE_SCALE
+from aggregator.fx import FxRates
 from aggregator.lakeio import derived_dataset
-from aggregator.rollup import connect
+from aggregator.money import COST_ARROW, COST_SCALE, RATE_ARROW, billing_currency
 from aggregator.tables import derived_schemas
 from schemas.lake import LakeLocation
 
 FOCUS_VERSION = "1.2"
 QUANTITY_SCALE = Decimal("1e-10")
-MONEY = pa.decimal128(38, 14)
+MONEY = COST_ARROW
 QUANTITY = pa.decimal128(38, 10)
-PRICE = pa.decimal128(18, 8)
 STAMP = pa.timestamp("s", tz="UTC")
 
-FOCUS_SCHEMA = pa.schema(
-    [
-        ("BilledCost", MONEY),
-        ("BillingAccountId", pa.string()),
-        ("BillingAccountName", pa.string()),
-        ("BillingCurrency", pa.string()),
-        ("BillingPeriodEnd", STAMP),
-        ("BillingPeriodStart", STAMP),
-        ("ChargeCategory", pa.string()),
-        ("ChargeClass", pa.string()),
-        ("ChargeDescription", pa.string()),
-        ("ChargeFrequency", pa.string()),
-        ("ChargePeriodEnd", STAMP),
-        ("ChargePeriodStart", STAMP),
-        ("ConsumedQuantity", QUANTITY),
-        ("ConsumedUnit", pa.string()),
-        ("ContractedCost", MONEY),
-        ("ContractedUnitPrice", PRICE),
-        ("EffectiveCost", MONEY),
-        ("InvoiceIssuerName", pa.string()),
-        ("ListCost", MONEY),
-        ("ListUnitPrice", PRICE),
-        ("PricingCategory", pa.string()),
-        ("PricingQuantity", QUANTITY),
-        ("PricingUnit", pa.string()),
-        ("ProviderName", pa.string()),
-        ("PublisherName", pa.string()),
-        ("RegionId", pa.string()),
-        ("RegionName", pa.string()),
-        ("ResourceId", pa.string()),
-        ("ResourceName", pa.string()),
-        ("ResourceType", pa.string()),
-        ("ServiceCategory", pa.string()),
-        ("ServiceName", pa.string()),
-        ("ServiceSubcategory", pa.string()),
-        ("SkuId", pa.string()),
-        ("SkuMeter", pa.string()),
-        ("SubAccountId", pa.string()),
-        ("SubAccountName", pa.string()),
-        ("Tags", pa.string()),
-        ("x_Team", pa.string()),
-        ("x_ProductId", pa.string()),
-        ("x_Model", pa.string()),
-        ("x_DeploymentType", pa.string()),
-        ("x_TokenClass", pa.string()),
-        ("x_Requests", pa.int64()),
-    ],
-    metadata={"focus_version": FOCUS_VERSION},
-)
+
+def focus_schema(money: pa.DataType) -> pa.Schema:
+    """The export's columns, with costs and unit prices as `money` (more decimals when amounts are converted)."""
+    return pa.schema(
+        [
+            ("BilledCost", money),
+            ("BillingAccountId", pa.string()),
+            ("BillingAccountName", pa.string()),
+            ("BillingCurrency", pa.string()),
+            ("BillingPeriodEnd", STAMP),
+            ("BillingPeriodStart", STAMP),
+            ("ChargeCategory", pa.string()),
+            ("ChargeClass", pa.string()),
+            ("ChargeDescription", pa.string()),
+            ("ChargeFrequency", pa.string()),
+            ("ChargePeriodEnd", STAMP),
+            ("ChargePeriodStart", STAMP),
+            ("ConsumedQuantity", QUANTITY),
+            ("ConsumedUnit", pa.string()),
+            ("ContractedCost", money),
+            ("ContractedUnitPrice", money),
+            ("EffectiveCost", money),
+            ("InvoiceIssuerName", pa.string()),
+            ("ListCost", money),
+            ("ListUnitPrice", money),
+            ("PricingCategory", pa.string()),
+            ("PricingCurrency", pa.string()),
+            ("PricingCurrencyContractedUnitPrice", money),
+            ("PricingCurrencyEffectiveCost", money),
+            ("PricingCurrencyListUnitPrice", money),
+            ("PricingQuantity", QUANTITY),
+            ("PricingUnit", pa.string()),
+            ("ProviderName", pa.string()),
+            ("PublisherName", pa.string()),
+            ("RegionId", pa.string()),
+            ("RegionName", pa.string()),
+            ("ResourceId", pa.string()),
+            ("ResourceName", pa.string()),
+            ("ResourceType", pa.string()),
+            ("ServiceCategory", pa.string()),
+            ("ServiceName", pa.string()),
+            ("ServiceSubcategory", pa.string()),
+            ("SkuId", pa.string()),
+            ("SkuMeter", pa.string()),
+            ("SubAccountId", pa.string()),
+            ("SubAccountName", pa.string()),
+            ("Tags", pa.string()),
+            ("x_Team", pa.string()),
+            ("x_Attribution", pa.string()),
+            ("x_CostCenter", pa.string()),
+            ("x_ProductId", pa.string()),
+            ("x_Model", pa.string()),
+            ("x_DeploymentType", pa.string()),
+            ("x_TokenClass", pa.string()),
+            ("x_Requests", pa.int64()),
+            ("x_PtuHourlyRate", RATE_ARROW),
+        ],
+        metadata={"focus_version": FOCUS_VERSION},
+    )
+
+
+FOCUS_SCHEMA = focus_schema(MONEY)
+CONVERTED_MONEY = pa.decimal128(38, COST_SCALE + FX_RATE_SCALE)
+"""Cost x exchange rate, exact."""
+
 
 TOKEN_CLASSES = (
     ("input", "Input Tokens", "prompt_tokens - cached_tokens", "input_per_1m", "input_cost"),
@@ -105,9 +129,9 @@ def _daily_rows(location: LakeLocation, first: date) -> list[dict]:
             SELECT d.*, a.ptu_count, a.hourly_rate
             FROM daily d
             LEFT JOIN (SELECT DISTINCT date, deployment, ptu_count, hourly_rate FROM alloc) a
-              ON a.date = d.date AND a.deployment = d.deployment AND d.ptu_cost <> 0
+              ON a.date = d.date AND a.deployment = d.deployment AND d.ptu_cost IS NOT NULL AND d.ptu_cost <> 0
             WHERE d.date >= $first AND d.date < $end
-            ORDER BY d.date, d.subscription_id, d.product_id, d.team, d.deployment, d.model
+            ORDER BY d.date, d.subscription_id, d.product_id, d.team, d.deployment, d.model, d.tags
             """,
                 params={"first": first, "end": next_month(first)},
             )
@@ -118,16 +142,55 @@ def _daily_rows(location: LakeLocation, first: date) -> list[dict]:
         con.close()
 
 
-def focus_rows(location: LakeLocation, first: date, *, billing_account_id: str, billing_account_name: str) -> pa.Table:
+def focus_rows(
+    location: LakeLocation,
+    first: date,
+    *,
+    billing_account_id: str,
+    billing_account_name: str,
+    fx: FxRates | None = None,
+) -> pa.Table:
+    """The month's FOCUS rows from the lake's `chargeback_daily` and `ptu_allocation`."""
+    return focus_table(
+        _daily_rows(location, first),
+        first,
+        billing_account_id=billing_account_id,
+        billing_account_name=billing_account_name,
+        fx=fx,
+    )
+
+
+def _describe(row: dict) -> str:
+    return f"{row['date']} {row['deployment']} {row['model'] or ''} team {row['team'] or '-'}".replace("  ", " ")
+
+
+def focus_table(
+    daily: list[dict],
+    first: date,
+    *,
+    billing_account_id: str,
+    billing_account_name: str,
+    fx: FxRates | None = None,
+) -> pa.Table:
+    """FOCUS rows of `chargeback_daily` rows (each with the `ptu_count` and `hourly_rate` of its PTU deployment, if
+    any). Every cost is copied from the roll-up, never recomputed from a rounded quantity, so the export's
+    BilledCost adds up to the tables' total_cost exactly. One currency, or a `CurrencyMixError` naming the rows; with
+    exchange rates (`fx`), every cost in their billing currency, converted exactly with the rate of its usage day,
+    and the original amounts in the PricingCurrency* columns."""
+    billing = billing_currency(
+        [(r["currency"], r["date"], _describe(r)) for r in daily if r["total_cost"] is not None], "the FOCUS export", fx
+    )
     period_start = datetime.combine(first, time(), UTC)
     period_end = datetime.combine(next_month(first), time(), UTC)
     out: list[dict] = []
-    for row in _daily_rows(location, first):
+    for row in daily:
         start = datetime.combine(row["date"], time(), UTC)
+        rate = fx.rate(row["currency"], row["date"]) if fx is not None and row["currency"] else None
         common = {
             "BillingAccountId": billing_account_id,
             "BillingAccountName": billing_account_name,
-            "BillingCurrency": row["currency"],
+            "BillingCurrency": billing if fx is not None and row["currency"] else row["currency"],
+            "PricingCurrency": row["currency"],
             "BillingPeriodEnd": period_end,
             "BillingPeriodStart": period_start,
             "ChargeCategory": "Usage",
@@ -150,6 +213,8 @@ def focus_rows(location: LakeLocation, first: date, *, billing_account_id: str, 
             "SubAccountName": row["subscription_name"],
             "Tags": row["tags"],
             "x_Team": row["team"],
+            "x_Attribution": row.get("attribution"),
+            "x_CostCenter": row.get("cost_center"),
             "x_ProductId": row["product_id"],
             "x_Model": row["model"],
             "x_DeploymentType": row["deployment_type"],
@@ -171,7 +236,7 @@ def focus_rows(location: LakeLocation, first: date, *, billing_account_id: str, 
                     raise AggregatorError(f"FOCUS cost {cost} differs from the roll-up's {row[cost_column]}: a bug")
                 out.append(
                     common
-                    | _money(cost, price, quantity)
+                    | _money(cost, price, quantity, rate)
                     | {
                         "ChargeDescription": f"{row['model']} {meter} on {row['deployment']}",
                         "ConsumedQuantity": Decimal(tokens[token_class]),
@@ -181,43 +246,61 @@ def focus_rows(location: LakeLocation, first: date, *, billing_account_id: str, 
                         "SkuId": row["price_id"],
                         "SkuMeter": f"{row['model']} {meter}",
                         "x_TokenClass": token_class,
+                        "x_PtuHourlyRate": None,
                     }
                 )
-        if row["ptu_cost"] and row["hourly_rate"]:
-            rate: Decimal = row["hourly_rate"]
-            ptu_hours = (row["ptu_cost"] / rate).quantize(QUANTITY_SCALE)
+        if row["ptu_cost"]:
+            # The allocated share is billed exactly: one unit of "PTU Allocation" priced at the share itself, so
+            # ListUnitPrice x PricingQuantity = cost holds exactly at any rate precision. The PTU-hours the share
+            # stands for (cost / hourly rate, to 1e-10) are the consumed quantity, for reading only.
+            cost = row["ptu_cost"]
+            hourly = row.get("hourly_rate")
+            hours = (cost / hourly).quantize(QUANTITY_SCALE) if hourly else None
             out.append(
                 common
-                | _money(rate * ptu_hours, rate, ptu_hours)
+                | _money(cost, cost, Decimal(1), rate)
                 | {
                     "ChargeDescription": f"Provisioned throughput share of {row['deployment']}"
-                    + ("" if row["team"] else " (unallocated: no traffic that day)"),
-                    "ConsumedQuantity": ptu_hours,
-                    "ConsumedUnit": "PTU-Hours",
+                    + (
+                        ""
+                        if row["team"] or row["pricing_status"] != "ptu_idle"
+                        else " (unallocated: no traffic that day)"
+                    ),
+                    "ConsumedQuantity": hours,
+                    "ConsumedUnit": "PTU-Hours" if hours is not None else None,
                     "PricingCategory": "Other",
-                    "PricingUnit": "PTU-Hours",
+                    "PricingUnit": "PTU Allocation",
                     "SkuId": f"ptu|{row['deployment']}",
                     "SkuMeter": "Provisioned Throughput Unit Hours",
                     "x_TokenClass": None,
+                    "x_PtuHourlyRate": hourly,
                 }
             )
-    return pa.Table.from_pylist(out, schema=FOCUS_SCHEMA)
+    return pa.Table.from_pylist(out, schema=FOCUS_SCHEMA if fx is None else focus_schema(CONVERTED_MONEY))
 
 
-def _money(cost: Decimal, unit_price: Decimal, quantity: Decimal) -> dict[str, Decimal]:
+def _money(cost: Decimal, unit_price: Decimal, quantity: Decimal, rate: Decimal | None) -> dict[str, Decimal]:
+    """Cost columns in the billing currency (x `rate`, exactly, when converting) and in the pricing currency."""
+    with localcontext() as exact:
+        exact.prec = 80
+        billed, price = (cost, unit_price) if rate is None else (cost * rate, unit_price * rate)
     return {
-        "BilledCost": cost,
-        "ContractedCost": cost,
-        "EffectiveCost": cost,
-        "ListCost": cost,
-        "ListUnitPrice": unit_price,
-        "ContractedUnitPrice": unit_price,
+        "BilledCost": billed,
+        "ContractedCost": billed,
+        "EffectiveCost": billed,
+        "ListCost": billed,
+        "ListUnitPrice": price,
+        "ContractedUnitPrice": price,
         "PricingQuantity": quantity,
+        "PricingCurrencyContractedUnitPrice": unit_price,
+        "PricingCurrencyEffectiveCost": cost,
+        "PricingCurrencyListUnitPrice": unit_price,
     }
 
 
 def write_focus(table: pa.Table, out: Path) -> None:
-    """Parquet when `out` ends in .parquet, else CSV with ISO 8601 UTC timestamps (`2026-11-01T00:00:00Z`)."""
+    """Parquet (exact values) when `out` ends in .parquet, else CSV for people: ISO 8601 UTC timestamps
+    (`2026-11-01T00:00:00Z`) and formula-looking text neutralised (aggregator/csvsafe.py)."""
     if out.suffix == ".parquet":
         pq.write_table(table, out, compression="zstd")
         return
@@ -229,4 +312,4 @@ def write_focus(table: pa.Table, out: Path) -> None:
                 [v.strftime("%Y-%m-%dT%H:%M:%SZ") if v else None for v in column.to_pylist()], pa.string()
             )
         columns.append(column)
-    pacsv.write_csv(pa.table(columns, names=table.column_names), out)
+    pacsv.write_csv(neutralise_table(pa.table(columns, names=table.column_names)), out)

@@ -80,6 +80,30 @@ def _retention(ctx: NightlyContext) -> list[str]:
     return retention_job(ctx.location, ctx.settings)
 
 
+def _budgets(ctx: NightlyContext) -> list[str]:
+    from finops.nightly import budgets_step
+
+    return budgets_step(ctx)
+
+
+def _alerts(ctx: NightlyContext) -> list[str]:
+    from finops.nightly import alerts_step
+
+    return alerts_step(ctx)
+
+
+def _enforce(ctx: NightlyContext) -> list[str]:
+    from finops.nightly import enforce_step
+
+    return enforce_step(ctx)
+
+
+def _notify(ctx: NightlyContext) -> list[str]:
+    from finops.nightly import notify_step
+
+    return notify_step(ctx)
+
+
 STEPS: list[Step] = [
     Step(
         "aggregate",
@@ -95,6 +119,30 @@ STEPS: list[Step] = [
         "retention",
         _retention,
         "delete bodies and dead letters past their retention (`chargeback retention apply`)",
+    ),
+    Step(
+        "budgets",
+        _budgets,
+        "budget_status as of yesterday from the fresh roll-ups (`chargeback budgets evaluate`)",
+        needs=("aggregate",),
+    ),
+    Step(
+        "alerts",
+        _alerts,
+        "alert rules on yesterday and the late-data days (`chargeback alerts evaluate`)",
+        needs=("aggregate",),
+    ),
+    Step(
+        "enforce",
+        _enforce,
+        "throttle/suspend over-budget scopes, undo what is no longer over (`chargeback budgets enforce`; dry-run "
+        "unless CHARGEBACK_ENFORCEMENT=enforce)",
+        needs=("budgets",),
+    ),
+    Step(
+        "notify",
+        _notify,
+        "budget crossings and alerts to CHARGEBACK_WEBHOOKS, once each (`chargeback notify`)",
     ),
 ]
 

@@ -36,9 +36,9 @@ import pyarrow as pa
 
 from aggregator.deployment_types import ANY_REGION, DeploymentType, normalize_region, parse_deployment_type
 from aggregator.errors import PriceSheetError
+from aggregator.money import PRICE_ARROW, PRICE_SCALE
 
-PRICE_SCALE = 8
-PRICE_TYPE = pa.decimal128(18, PRICE_SCALE)
+PRICE_TYPE = PRICE_ARROW
 UNITS: dict[str, int] = {"1m tokens": 1, "1k tokens": 1000}
 """Multiplier from the sheet's unit to 'per 1M tokens'."""
 REQUIRED_COLUMNS = ("model", "deployment_type", "region", "currency", "unit", "input", "effective_from", "effective_to")

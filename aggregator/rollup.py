@@ -1,41 +1,48 @@
-"""One day's roll-up: deduplicate, aggregate tokens per chargeback key, then price the aggregates (never per row).
+"""One day's roll-up: deduplicate, decide who pays, aggregate tokens per chargeback key, then price the aggregates.
 
 Steps, all in DuckDB over the day's local Parquet files (its own reader: projected, multi-threaded):
 1. deduplicate by `record_id` (the row first enqueued wins: lowest `eh_enqueued_time`, then partition, then
    sequence number; aggregator/dedup.py). Only the few ids seen more than once are ranked; every other row
    passes untouched;
-2. aggregate counters and token classes per subscription x product x tags map x deployment x model x region,
-   then derive the team and the canonical (sorted JSON) tags of each group, and merge groups whose tags differ
-   only in order;
-3. resolve each deployment's type and region (deployments map; PTU config makes a deployment provisioned);
-4. join the price row in force on that day (exact model before the model without its date suffix, exact region
+2. decide each row's team from its APIM subscription and product through the attribution map (aggregator/teams.py;
+   the team tag header only chooses among a shared subscription's listed teams), and read the configured tag
+   dimensions, validated (aggregator/dimensions.py);
+3. aggregate counters and token classes per subscription x product x team x attribution x dimensions x deployment
+   x model x region x token split (records without a prompt/completion split are their own groups), then cap each
+   dimension's values per day and merge;
+4. resolve each deployment's type and region (deployments map; PTU config makes a deployment provisioned);
+5. join the price row in force on that day (exact model before the model without its date suffix, exact region
    before `*`), and compute costs as DECIMAL (no floating point anywhere);
-5. allocate PTU cost by token share (aggregator/ptu.py).
+6. allocate PTU cost by token share (aggregator/ptu.py).
 
 Token classes (schemas/README.md section 4): prompt_tokens INCLUDES cached_tokens, completion_tokens INCLUDES
 reasoning_tokens. So: input cost = (prompt - cached) x input price; cached cost = cached x cached price (input price
 if the model has none); output cost = completion x output price; `reasoning_cost` is the part of the output cost
 that reasoning tokens account for (already in `output_cost`, shown, not added).
+
+Unpriced means NULL: a row that cannot be priced has NULL costs (token, PTU and total), never 0.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import date
-from decimal import Decimal
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from aggregator.db import connect
 from aggregator.dedup import ROW_KEY, extra_copies
-from aggregator.ptu import PtuConfig, Share, allocate
+from aggregator.dimensions import INVALID, OVERFLOW, TagDimensions, tag_value_sql, tags_json_sql, validated_sql
+from aggregator.money import COST_SQL
+from aggregator.ptu import PTU_ALLOCATION_SCHEMA, PtuConfig, allocate_ptu, ptu_today_table
+from aggregator.queries import load
+from aggregator.teams import TeamsMap, attribution_table, directory_table
 from schemas.arrow import USAGE_SCHEMA
-from schemas.tags import TAGS_JSON, canonical_tags_json
+from schemas.tags import TAGS_JSON
 
-COST_TYPE = "DECIMAL(38,14)"
-COST_ARROW = pa.decimal128(38, 14)
+COST_TYPE = COST_SQL
+"""Kept for callers of the old name; the types live in aggregator/money.py."""
 
 ROLLUP_COLUMNS = (
     "record_id",
@@ -59,42 +66,6 @@ ROLLUP_COLUMNS = (
 """The only usage columns the roll-up reads (DuckDB pushes the projection into its Parquet reader). Files written
 before `tags_json` existed are read with the tags map in its place (`day_rows_sql`)."""
 
-RAW_GROUPED_SQL = """
-SELECT
-    subscription_id, subscription_name, product_id, tags_json, deployment, model, region,
-    count(*) AS requests,
-    count(*) FILTER (WHERE status_code < 400) AS successful,
-    count(*) FILTER (WHERE status_code >= 400) AS failed,
-    count(*) FILTER (WHERE prompt_tokens IS NULL AND completion_tokens IS NULL AND total_tokens IS NULL)
-        AS requests_without_usage,
-    coalesce(sum(prompt_tokens), 0) AS prompt_tokens,
-    coalesce(sum(cached_tokens), 0) AS cached_tokens,
-    coalesce(sum(completion_tokens), 0) AS completion_tokens,
-    coalesce(sum(reasoning_tokens), 0) AS reasoning_tokens,
-    coalesce(sum(total_tokens), 0) AS total_tokens,
-    coalesce(sum(total_tokens) FILTER (WHERE prompt_tokens IS NULL AND completion_tokens IS NULL), 0)
-        AS unsplit_tokens
-FROM day_rows {dedup}
-GROUP BY ALL
-"""
-"""Aggregated by the canonical tags text (or, for files older than it, the raw tags map): the team is derived per
-group, not per row."""
-
-GROUPED_SQL = """
-SELECT
-    subscription_id::VARCHAR AS subscription_id, subscription_name::VARCHAR AS subscription_name,
-    product_id::VARCHAR AS product_id, team::VARCHAR AS team, tags_json AS tags,
-    deployment::VARCHAR AS deployment, model::VARCHAR AS model,
-    regexp_replace(lower(region::VARCHAR), '\\s', '', 'g') AS reported_region,
-    sum(requests)::BIGINT AS requests, sum(successful)::BIGINT AS successful, sum(failed)::BIGINT AS failed,
-    sum(requests_without_usage)::BIGINT AS requests_without_usage,
-    sum(prompt_tokens)::BIGINT AS prompt_tokens, sum(cached_tokens)::BIGINT AS cached_tokens,
-    sum(completion_tokens)::BIGINT AS completion_tokens, sum(reasoning_tokens)::BIGINT AS reasoning_tokens,
-    sum(total_tokens)::BIGINT AS total_tokens, sum(unsplit_tokens)::BIGINT AS unsplit_tokens
-FROM raw_grouped
-GROUP BY ALL
-"""
-
 
 def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
@@ -103,8 +74,8 @@ def _sql_string(value: str) -> str:
 def day_rows_sql(files: Sequence[str], *, with_tags_json: bool = True) -> str:
     """The day's rows, read by DuckDB's own Parquet reader (projected, multi-threaded), each with its row key.
 
-    Without `with_tags_json` (some file predates the column) the tags map stands in for `tags_json`, and
-    `with_tag_columns` canonicalises it per group."""
+    Without `with_tags_json` (some file predates the column) the tags map stands in for `tags_json`, and tag values
+    are read from the map (`dimensions.tag_value_sql(legacy=True)`)."""
     columns = ", ".join(ROLLUP_COLUMNS if with_tags_json else (*ROLLUP_COLUMNS[:-1], f"tags AS {TAGS_JSON}"))
     if not files:
         return f"SELECT {columns}, NULL::UBIGINT AS {ROW_KEY} FROM empty_usage"
@@ -120,220 +91,99 @@ def all_have_tags_json(files: Sequence[str]) -> bool:
     return all(TAGS_JSON in pq.read_schema(f).names for f in files)
 
 
-def with_tag_columns(raw_grouped: pa.Table, team_tag: str) -> pa.Table:
-    """Give each group its canonical tags text (`tags_json`, derived from the map for older files) and its team (the
-    `team_tag` value)."""
-    column = raw_grouped.column(TAGS_JSON)
-    texts = column.to_pylist()
-    if pa.types.is_map(column.type):
-        texts = [canonical_tags_json(pairs) for pairs in texts]
-    teams: list[str | None] = []
-    seen: dict[str, str | None] = {}
-    for text in texts:
-        if text not in seen:
-            value = json.loads(text).get(team_tag)
-            seen[text] = value if isinstance(value, str) else None
-        teams.append(seen[text])
-    return (
-        raw_grouped.drop_columns([TAGS_JSON])
-        .append_column("tags_json", pa.array(texts, pa.string()))
-        .append_column("team", pa.array(teams, pa.string()))
-    )
+ATTRIBUTION_SQL = """
+CASE WHEN m.map_team IS NULL THEN NULL
+     WHEN list_contains(m.shared_teams, r.claimed) THEN r.claimed
+     ELSE m.map_team END AS team,
+CASE WHEN m.map_team IS NULL THEN 'unmapped'
+     WHEN list_contains(m.shared_teams, r.claimed) THEN 'header'
+     WHEN len(m.shared_teams) > 0 AND r.claimed IS NOT NULL THEN 'header_rejected'
+     ELSE 'mapped' END AS attribution,
+m.map_cost_center, m.map_owner"""
+"""The team decision (aggregator/teams.py): the map row of the caller's APIM subscription/product decides; the team
+tag header only chooses among a shared subscription's listed teams."""
 
 
-PRICED_SQL = f"""
-WITH g AS (
-    -- gid follows the chargeback key, so PTU cents split between equal shares go the same way on every run
-    SELECT row_number() OVER (
-        ORDER BY subscription_id, subscription_name, product_id, tags, deployment, model, reported_region) AS gid, *
-    FROM grouped),
-resolved AS (
-    SELECT g.*,
-        CASE WHEN ptu.deployment IS NOT NULL THEN 'provisioned'
-             ELSE coalesce(d.deployment_type, star.deployment_type) END AS deployment_type,
-        coalesce(d.region, CASE WHEN d.deployment IS NULL THEN star.region END, g.reported_region) AS region,
-        ptu.deployment IS NOT NULL AS has_ptu,
-        ptu.currency AS ptu_currency,
-        g.prompt_tokens + g.completion_tokens AS billable_tokens
-    FROM g
-    LEFT JOIN deployments d ON d.deployment = g.deployment
-    LEFT JOIN (SELECT * FROM deployments WHERE deployment = '*') star ON true
-    LEFT JOIN ptu_today ptu ON ptu.deployment = g.deployment
-),
-candidates AS (
-    SELECT r.gid, p.*
-    FROM resolved r JOIN prices p
-      ON p.deployment_type = r.deployment_type
-     AND (p.model = r.model OR p.model = regexp_replace(r.model, '-\\d{{4}}-\\d{{2}}-\\d{{2}}$', ''))
-     AND (p.region = '*' OR p.region = r.region)
-     AND (p.effective_from IS NULL OR p.effective_from <= $day)
-     AND (p.effective_to IS NULL OR $day < p.effective_to)
-    QUALIFY row_number() OVER (
-        PARTITION BY r.gid ORDER BY (p.model = r.model) DESC, (p.region <> '*') DESC) = 1
-),
-status AS (
-    SELECT r.*, c.price_id, c.currency AS price_currency, c.input_per_1m, c.cached_input_per_1m, c.output_per_1m,
-        CASE
-            WHEN r.billable_tokens = 0 AND r.unsplit_tokens = 0 THEN NULL
-            WHEN r.unsplit_tokens > 0 THEN 'tokens_not_split'
-            WHEN r.deployment_type IS NULL THEN 'unknown_deployment'
-            WHEN r.deployment_type = 'provisioned' AND NOT r.has_ptu THEN 'no_ptu_config'
-            WHEN r.deployment_type = 'provisioned' THEN NULL
-            WHEN r.model IS NULL THEN 'no_model'
-            WHEN c.gid IS NULL THEN 'no_price'
-            WHEN r.completion_tokens > 0 AND c.output_per_1m IS NULL THEN 'no_output_price'
-        END AS unpriced_reason
-    FROM resolved r LEFT JOIN candidates c USING (gid)
-),
-costed AS (
-    SELECT s.*,
-        CASE WHEN unpriced_reason IS NOT NULL THEN 'unpriced'
-             WHEN billable_tokens = 0 THEN 'no_tokens'
-             WHEN deployment_type = 'provisioned' THEN 'ptu'
-             ELSE 'priced' END AS pricing_status,
-        0.000001::DECIMAL(7,6) AS per_token
-    FROM status s
+def raw_grouped_sql(team_tag: str, dimensions: TagDimensions, *, legacy: bool, dedup: str) -> str:
+    """Aggregate the day's rows per APIM identity x decided team x dimension values x deployment x model x region x
+    token split. Records with only `total_tokens` (no split) form their own groups, so they leave only their own
+    tokens unpriced."""
+    claimed = tag_value_sql(team_tag, legacy=legacy)
+    dims = ", ".join(f"{validated_sql(tag_value_sql(k, legacy=legacy))} AS d{i}" for i, k in enumerate(dimensions.keys))
+    dim_columns = "".join(f"r.d{i}, " for i in range(len(dimensions.keys)))
+    return f"""
+WITH r AS (
+    SELECT d.*, nullif(trim({claimed}), '') AS claimed,
+        {dims + "," if dims else ""}
+        (d.prompt_tokens IS NULL AND d.completion_tokens IS NULL AND d.total_tokens IS NOT NULL) AS unsplit
+    FROM day_rows d {dedup}
 )
 SELECT
-    gid,
-    $day::DATE AS date,
-    subscription_id, subscription_name, product_id, team, tags, deployment, model, deployment_type, region,
-    requests::BIGINT AS requests, successful::BIGINT AS successful, failed::BIGINT AS failed,
-    requests_without_usage::BIGINT AS requests_without_usage,
-    prompt_tokens, cached_tokens, completion_tokens, reasoning_tokens, total_tokens,
-    pricing_status, unpriced_reason,
-    CASE WHEN pricing_status = 'priced' THEN price_id END AS price_id,
-    CASE WHEN pricing_status = 'priced' THEN price_currency
-         WHEN pricing_status = 'ptu' THEN ptu_currency END AS currency,
-    CASE WHEN pricing_status = 'priced' THEN input_per_1m END AS input_per_1m,
-    CASE WHEN pricing_status = 'priced' THEN coalesce(cached_input_per_1m, input_per_1m) END AS cached_input_per_1m,
-    CASE WHEN pricing_status = 'priced' THEN output_per_1m END AS output_per_1m,
-    CASE pricing_status WHEN 'priced' THEN (prompt_tokens - cached_tokens)::DECIMAL(38,0) * input_per_1m * per_token
-        WHEN 'unpriced' THEN NULL ELSE 0 END::{COST_TYPE} AS input_cost,
-    CASE pricing_status WHEN 'priced'
-            THEN cached_tokens::DECIMAL(38,0) * coalesce(cached_input_per_1m, input_per_1m) * per_token
-        WHEN 'unpriced' THEN NULL ELSE 0 END::{COST_TYPE} AS cached_input_cost,
-    CASE pricing_status WHEN 'priced' THEN completion_tokens::DECIMAL(38,0) * coalesce(output_per_1m, 0) * per_token
-        WHEN 'unpriced' THEN NULL ELSE 0 END::{COST_TYPE} AS output_cost,
-    CASE pricing_status WHEN 'priced' THEN reasoning_tokens::DECIMAL(38,0) * coalesce(output_per_1m, 0) * per_token
-        WHEN 'unpriced' THEN NULL ELSE 0 END::{COST_TYPE} AS reasoning_cost
-FROM costed
+    r.subscription_id, r.subscription_name, r.product_id, {ATTRIBUTION_SQL},
+    {dim_columns}r.deployment, r.model, r.region, r.unsplit,
+    count(*) AS requests,
+    count(*) FILTER (WHERE r.status_code < 400) AS successful,
+    count(*) FILTER (WHERE r.status_code >= 400) AS failed,
+    count(*) FILTER (WHERE r.prompt_tokens IS NULL AND r.completion_tokens IS NULL AND r.total_tokens IS NULL)
+        AS requests_without_usage,
+    coalesce(sum(r.prompt_tokens), 0) AS prompt_tokens,
+    coalesce(sum(r.cached_tokens), 0) AS cached_tokens,
+    coalesce(sum(r.completion_tokens), 0) AS completion_tokens,
+    coalesce(sum(r.reasoning_tokens), 0) AS reasoning_tokens,
+    coalesce(sum(r.total_tokens), 0) AS total_tokens,
+    coalesce(sum(r.total_tokens) FILTER (WHERE r.unsplit), 0) AS unsplit_tokens
+FROM r LEFT JOIN attribution_map m
+  ON m.subscription_id IS NOT DISTINCT FROM r.subscription_id AND m.product_id IS NOT DISTINCT FROM r.product_id
+GROUP BY ALL
 """
 
-FINAL_SQL = f"""
+
+def grouped_sql(dimensions: TagDimensions) -> str:
+    """Cap each dimension's values per day (the most requested are kept, the rest become `(other)`), build the
+    canonical `tags` text of the bounded values, take the cost centre and owner of the decided team, and merge."""
+    kept = []
+    bounded = []
+    for i in range(len(dimensions.keys)):
+        kept.append(
+            f"kept{i} AS (SELECT d{i} AS v FROM raw_grouped WHERE d{i} IS NOT NULL AND d{i} <> '{INVALID}' "
+            f"GROUP BY d{i} QUALIFY row_number() OVER (ORDER BY sum(requests) DESC, d{i}) <= {dimensions.max_values})"
+        )
+        bounded.append(
+            f"CASE WHEN g.d{i} IS NULL OR g.d{i} = '{INVALID}' OR g.d{i} IN (SELECT v FROM kept{i}) THEN g.d{i} "
+            f"ELSE '{OVERFLOW}' END"
+        )
+    tags = tags_json_sql(list(zip(dimensions.keys, bounded, strict=True)))
+    return f"""
+{"WITH " + ", ".join(kept) if kept else ""}
 SELECT
-    p.date, p.subscription_id, p.subscription_name, p.product_id, p.team, p.tags, p.deployment, p.model,
-    p.deployment_type, p.region, p.requests, p.successful, p.failed, p.requests_without_usage,
-    p.prompt_tokens, p.cached_tokens, p.completion_tokens, p.reasoning_tokens, p.total_tokens,
-    p.input_cost, p.cached_input_cost, p.output_cost, p.reasoning_cost,
-    (p.input_cost + p.cached_input_cost + p.output_cost)::{COST_TYPE} AS token_cost,
-    coalesce(a.ptu_cost, 0)::{COST_TYPE} AS ptu_cost,
-    (p.input_cost + p.cached_input_cost + p.output_cost + coalesce(a.ptu_cost, 0))::{COST_TYPE} AS total_cost,
-    p.currency, p.pricing_status, p.unpriced_reason,
-    p.price_id, p.input_per_1m, p.cached_input_per_1m, p.output_per_1m
-FROM priced p LEFT JOIN ptu_costs a USING (gid)
-UNION ALL BY NAME
-SELECT
-    date, NULL AS subscription_id, NULL AS subscription_name, NULL AS product_id, NULL AS team, '{{}}' AS tags,
-    deployment, NULL AS model, 'provisioned' AS deployment_type, NULL AS region,
-    0::BIGINT AS requests, 0::BIGINT AS successful, 0::BIGINT AS failed, 0::BIGINT AS requests_without_usage,
-    0::BIGINT AS prompt_tokens, 0::BIGINT AS cached_tokens, 0::BIGINT AS completion_tokens,
-    0::BIGINT AS reasoning_tokens, 0::BIGINT AS total_tokens,
-    0::{COST_TYPE} AS input_cost, 0::{COST_TYPE} AS cached_input_cost, 0::{COST_TYPE} AS output_cost,
-    0::{COST_TYPE} AS reasoning_cost, 0::{COST_TYPE} AS token_cost, allocated_cost::{COST_TYPE} AS ptu_cost,
-    allocated_cost::{COST_TYPE} AS total_cost, currency, 'ptu_idle' AS pricing_status, NULL AS unpriced_reason,
-    NULL AS price_id, NULL::DECIMAL(18,8) AS input_per_1m, NULL::DECIMAL(18,8) AS cached_input_per_1m,
-    NULL::DECIMAL(18,8) AS output_per_1m
-FROM ptu_allocation WHERE status = 'idle'
-ORDER BY ALL
+    g.subscription_id::VARCHAR AS subscription_id, g.subscription_name::VARCHAR AS subscription_name,
+    g.product_id::VARCHAR AS product_id, g.team::VARCHAR AS team, g.attribution::VARCHAR AS attribution,
+    (CASE WHEN g.attribution = 'header' THEN dir.cost_center ELSE g.map_cost_center END)::VARCHAR AS cost_center,
+    (CASE WHEN g.attribution = 'header' THEN dir.owner ELSE g.map_owner END)::VARCHAR AS owner,
+    {tags} AS tags,
+    g.deployment::VARCHAR AS deployment, g.model::VARCHAR AS model,
+    regexp_replace(lower(g.region::VARCHAR), '\\s', '', 'g') AS reported_region, g.unsplit,
+    sum(g.requests)::BIGINT AS requests, sum(g.successful)::BIGINT AS successful, sum(g.failed)::BIGINT AS failed,
+    sum(g.requests_without_usage)::BIGINT AS requests_without_usage,
+    sum(g.prompt_tokens)::BIGINT AS prompt_tokens, sum(g.cached_tokens)::BIGINT AS cached_tokens,
+    sum(g.completion_tokens)::BIGINT AS completion_tokens, sum(g.reasoning_tokens)::BIGINT AS reasoning_tokens,
+    sum(g.total_tokens)::BIGINT AS total_tokens, sum(g.unsplit_tokens)::BIGINT AS unsplit_tokens
+FROM raw_grouped g LEFT JOIN team_directory dir ON dir.team = g.team AND g.attribution = 'header'
+GROUP BY ALL
 """
 
-UNPRICED_SQL = """
-SELECT date, subscription_id, subscription_name, product_id, team, tags, deployment, model, deployment_type, region,
-    unpriced_reason AS reason, requests, prompt_tokens, cached_tokens, completion_tokens, reasoning_tokens, total_tokens
-FROM daily WHERE pricing_status = 'unpriced'
-ORDER BY ALL
-"""
 
-PTU_ALLOCATION_SCHEMA = pa.schema(
-    [
-        pa.field("date", pa.date32(), nullable=False),
-        pa.field("deployment", pa.string(), nullable=False),
-        pa.field("gid", pa.int64()),
-        pa.field("subscription_id", pa.string()),
-        pa.field("subscription_name", pa.string()),
-        pa.field("product_id", pa.string()),
-        pa.field("team", pa.string()),
-        pa.field("tokens", pa.int64(), nullable=False),
-        pa.field("deployment_tokens", pa.int64(), nullable=False),
-        pa.field("ptu_count", pa.int64(), nullable=False),
-        pa.field("hourly_rate", pa.decimal128(18, 8), nullable=False),
-        pa.field("hours", pa.int64(), nullable=False),
-        pa.field("day_cost", COST_ARROW, nullable=False),
-        pa.field("allocated_cost", COST_ARROW, nullable=False),
-        pa.field("currency", pa.string(), nullable=False),
-        pa.field("status", pa.string(), nullable=False),
-    ]
-)
+PRICED_SQL = load("priced")
 
+FINAL_SQL = load("final")
 
-def ptu_today_table(config: PtuConfig, day: date) -> pa.Table:
-    active = config.in_force(day)
-    return pa.table(
-        {"deployment": list(active), "currency": [p.currency for p in active.values()]},
-        schema=pa.schema([("deployment", pa.string()), ("currency", pa.string())]),
-    )
+UNPRICED_SQL = load("unpriced")
+"""Every token that has no price: `unpriced_tokens` is prompt + completion, or the total of records that reported no
+split (`tokens_not_split`)."""
 
-
-def allocate_ptu(priced: pa.Table, config: PtuConfig, day: date) -> pa.Table:
-    """One allocation row per chargeback row of a provisioned deployment, or one `idle` row for a day of no traffic."""
-    active = config.in_force(day)
-    rows = [
-        r
-        for r in priced.to_pylist()
-        if r["pricing_status"] == "ptu" or (r["deployment"] in active and r["pricing_status"] == "no_tokens")
-    ]
-    out: list[dict[str, object]] = []
-    for name, deployment in sorted(active.items()):
-        cost = deployment.day_cost()
-        mine = sorted((r for r in rows if r["deployment"] == name), key=lambda r: r["gid"])
-        total = sum(r["prompt_tokens"] + r["completion_tokens"] for r in mine)
-        common = {
-            "date": day,
-            "deployment": name,
-            "deployment_tokens": total,
-            "ptu_count": deployment.ptu_count,
-            "hourly_rate": deployment.hourly_rate,
-            "hours": 24,
-            "day_cost": cost,
-            "currency": deployment.currency,
-        }
-        if total == 0:
-            out.append(common | {"gid": None, "tokens": 0, "allocated_cost": cost, "status": "idle"})
-            continue
-        users = [r for r in mine if r["prompt_tokens"] + r["completion_tokens"] > 0]
-        shares = allocate(cost, [Share(r["gid"], r["prompt_tokens"] + r["completion_tokens"]) for r in users])
-        for r in users:
-            out.append(
-                common
-                | {
-                    "gid": r["gid"],
-                    "subscription_id": r["subscription_id"],
-                    "subscription_name": r["subscription_name"],
-                    "product_id": r["product_id"],
-                    "team": r["team"],
-                    "tokens": r["prompt_tokens"] + r["completion_tokens"],
-                    "allocated_cost": shares[r["gid"]],
-                    "status": "allocated",
-                }
-            )
-    return pa.Table.from_pylist(out, schema=PTU_ALLOCATION_SCHEMA)
-
-
-def connect() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    return con
+UNMAPPED_SQL = load("unmapped")
+"""Usage whose APIM subscription/product the attribution map does not know on that day: costed, but billed to no
+team until the map names one (then re-run `chargeback aggregate` for those days)."""
 
 
 def roll_up_day(
@@ -344,16 +194,18 @@ def roll_up_day(
     deployments: pa.Table,
     ptu: PtuConfig,
     team_tag: str,
+    teams: TeamsMap | None = None,
+    dimensions: TagDimensions | None = None,
     threads: int | None = None,
 ) -> dict[str, pa.Table]:
-    """Return `chargeback_daily`, `unpriced` and `ptu_allocation` for one day from its local Parquet files.
+    """Return `chargeback_daily`, `unpriced`, `unmapped` and `ptu_allocation` for one day from its local Parquet files.
 
     Pure: reads only its inputs. `day_files` in a stable order (lakeio.local_day_files sorts them): the order
-    breaks ties between exact copies of one event.
+    breaks ties between exact copies of one event. Without `teams` every call is `unmapped`.
     """
-    con = connect()
-    if threads:
-        con.execute(f"SET threads = {int(threads)}")
+    teams = teams or TeamsMap()
+    dimensions = dimensions or TagDimensions()
+    con = connect(threads=threads)
     try:
         con.register("prices", prices)
         con.register("deployments", deployments)
@@ -367,9 +219,12 @@ def roll_up_day(
         if copies is not None:
             con.register("extra_copies", copies)
             dedup = f"ANTI JOIN extra_copies USING ({ROW_KEY})"
-        raw_grouped = con.sql(RAW_GROUPED_SQL.format(dedup=dedup)).to_arrow_table()
-        con.register("raw_grouped", with_tag_columns(raw_grouped, team_tag))
-        grouped = con.sql(GROUPED_SQL).to_arrow_table()
+        pairs = con.sql("SELECT DISTINCT subscription_id, product_id FROM day_rows").fetchall()
+        con.register("attribution_map", attribution_table(teams, day, pairs))
+        con.register("team_directory", directory_table(teams, day))
+        raw_grouped = con.sql(raw_grouped_sql(team_tag, dimensions, legacy=legacy, dedup=dedup)).to_arrow_table()
+        con.register("raw_grouped", raw_grouped)
+        grouped = con.sql(grouped_sql(dimensions)).to_arrow_table()
         con.register("grouped", grouped)
         priced = con.sql(PRICED_SQL, params={"day": day}).to_arrow_table()
         con.register("priced", priced)
@@ -378,36 +233,17 @@ def roll_up_day(
         con.register("ptu_costs", allocation.select(["gid", "allocated_cost"]).rename_columns(["gid", "ptu_cost"]))
         daily = con.sql(FINAL_SQL).to_arrow_table()
         con.register("daily", daily)
-        unpriced = con.sql(UNPRICED_SQL).to_arrow_table()
         return {
             "chargeback_daily": daily,
-            "unpriced": unpriced,
+            "unpriced": con.sql(UNPRICED_SQL).to_arrow_table(),
+            "unmapped": con.sql(UNMAPPED_SQL).to_arrow_table(),
             "ptu_allocation": allocation.drop_columns(["gid"]),
         }
     finally:
         con.close()
 
 
-MONTHLY_SQL = f"""
-SELECT
-    strftime(date, '%Y-%m') AS month,
-    subscription_id, subscription_name, product_id, team, tags, deployment, model, deployment_type, region,
-    currency, pricing_status, unpriced_reason,
-    sum(requests)::BIGINT AS requests, sum(successful)::BIGINT AS successful, sum(failed)::BIGINT AS failed,
-    sum(requests_without_usage)::BIGINT AS requests_without_usage,
-    sum(prompt_tokens)::BIGINT AS prompt_tokens, sum(cached_tokens)::BIGINT AS cached_tokens,
-    sum(completion_tokens)::BIGINT AS completion_tokens, sum(reasoning_tokens)::BIGINT AS reasoning_tokens,
-    sum(total_tokens)::BIGINT AS total_tokens,
-    sum(input_cost)::{COST_TYPE} AS input_cost, sum(cached_input_cost)::{COST_TYPE} AS cached_input_cost,
-    sum(output_cost)::{COST_TYPE} AS output_cost, sum(reasoning_cost)::{COST_TYPE} AS reasoning_cost,
-    sum(token_cost)::{COST_TYPE} AS token_cost, sum(ptu_cost)::{COST_TYPE} AS ptu_cost,
-    sum(total_cost)::{COST_TYPE} AS total_cost,
-    string_agg(DISTINCT price_id, ';' ORDER BY price_id) AS price_ids,
-    count(DISTINCT date)::BIGINT AS days
-FROM month_daily
-GROUP BY ALL
-ORDER BY ALL
-"""
+MONTHLY_SQL = load("monthly")
 
 
 def roll_up_month(month_daily: object) -> pa.Table:
@@ -419,5 +255,19 @@ def roll_up_month(month_daily: object) -> pa.Table:
         con.close()
 
 
-def money(value: Decimal | None) -> str:
-    return "" if value is None else f"{value:,.2f}"
+__all__ = [
+    "FINAL_SQL",
+    "MONTHLY_SQL",
+    "PRICED_SQL",
+    "PTU_ALLOCATION_SCHEMA",
+    "UNMAPPED_SQL",
+    "UNPRICED_SQL",
+    "allocate_ptu",
+    "connect",
+    "day_rows_sql",
+    "grouped_sql",
+    "ptu_today_table",
+    "raw_grouped_sql",
+    "roll_up_day",
+    "roll_up_month",
+]

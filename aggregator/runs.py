@@ -42,6 +42,7 @@ RUNS_SCHEMA = pa.schema(
         pa.field("usage_files", pa.int64(), nullable=False),
         pa.field("chargeback_daily_rows", pa.int64(), nullable=False),
         pa.field("unpriced_rows", pa.int64(), nullable=False),
+        pa.field("unmapped_rows", pa.int64(), nullable=False),
         pa.field("ptu_allocation_rows", pa.int64(), nullable=False),
         pa.field("chargeback_monthly_rows", pa.int64(), nullable=False),
     ]
@@ -83,7 +84,7 @@ class RunRecord:
         return pa.Table.from_pylist([row], schema=RUNS_SCHEMA)
 
 
-_ROW_TABLES = ("chargeback_daily", "unpriced", "ptu_allocation", "chargeback_monthly")
+_ROW_TABLES = ("chargeback_daily", "unpriced", "unmapped", "ptu_allocation", "chargeback_monthly")
 
 
 def record_run(location: LakeLocation, run: RunRecord) -> str:

@@ -34,7 +34,17 @@ class AggregatorSettings(StageSettings):
     payload_retention_days: int = Field(default=30, ge=1)
     dead_letter_retention_days: int = Field(default=90, ge=1)
     team_tag: str = "team"
-    """Which usage tag names the team a call is charged to."""
+    """Which usage tag a caller of a *shared* subscription uses to name one of its listed teams
+    (aggregator/teams.py)."""
+    teams_config: str | None = None
+    """The attribution map (CSV): APIM subscription/product -> team, cost centre, owner, over time; none = every call
+    is unmapped."""
+    tag_dimensions: str = ""
+    """Comma-separated tag keys that become roll-up dimensions (aggregator/dimensions.py); none by default."""
+    tag_max_values: int = Field(default=100, ge=1, le=100_000)
+    fx_rates: str | None = None
+    """Exchange rates into one billing currency (CSV; aggregator/fx.py): lets a report or export span currencies."""
+    """Per day and dimension, the values with the most requests kept; the rest are `(other)`."""
 
     @field_validator("price_sheet", "ptu_config", "deployments_config", mode="before")
     @classmethod

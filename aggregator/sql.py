@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from aggregator.csvsafe import neutralise_table
 from aggregator.errors import QueryError
 
 MAX_TABLE_ROWS = 1000
@@ -89,7 +90,7 @@ def render(result: pa.Table, fmt: OutputFormat, out: Path | None) -> str | None:
         return None
     if fmt is OutputFormat.CSV:
         buffer = io.BytesIO()
-        pacsv.write_csv(flat_for_csv(result), buffer)
+        pacsv.write_csv(neutralise_table(flat_for_csv(result)), buffer)
         text = buffer.getvalue().decode("utf-8")
     elif fmt is OutputFormat.JSON:
         rows = [_plain(row) for row in result.to_pylist()]

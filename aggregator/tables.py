@@ -15,6 +15,7 @@ from aggregator.rollup import roll_up_day, roll_up_month
 DERIVED_TABLES: dict[str, str] = {
     "chargeback_daily": "date",
     "unpriced": "date",
+    "unmapped": "date",
     "ptu_allocation": "date",
     "chargeback_monthly": "month",
 }

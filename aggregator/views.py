@@ -5,7 +5,7 @@
 | `usage` | usage records, **deduplicated** by `record_id` (a redelivered record counts once) |
 | `usage_raw` | usage records as stored, duplicates included |
 | `payloads`, `dead_letters` | the other stream tables |
-| `chargeback_daily`, `chargeback_monthly`, `unpriced`, `ptu_allocation` | the roll-ups (`chargeback aggregate`) |
+| `chargeback_daily`, `chargeback_monthly`, `unpriced`, `unmapped`, `ptu_allocation` | the roll-ups (`aggregate`) |
 | `prices` | the price sheet in use (per 1M tokens) |
 | `aggregation_runs` | one row per `chargeback aggregate` run: days, config files (location, sha256), row counts |
 | `budget_status`, `alerts`, `budget_actions`, `notifications` | FinOps tables (finops/, schemas/finops.py) |
@@ -20,8 +20,8 @@ import duckdb
 import pyarrow as pa
 
 from aggregator.config_files import load_prices
+from aggregator.db import connect
 from aggregator.lakeio import STREAM_PARTITIONING, derived_dataset, stream_dataset, table_exists
-from aggregator.rollup import connect
 from aggregator.runs import RUNS_TABLE, runs_dataset
 from aggregator.settings import AggregatorSettings
 from aggregator.tables import DERIVED_TABLES, derived_schemas
@@ -37,6 +37,7 @@ VIEWS = (
     "chargeback_daily",
     "chargeback_monthly",
     "unpriced",
+    "unmapped",
     "ptu_allocation",
     "prices",
     RUNS_TABLE,

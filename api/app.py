@@ -303,7 +303,11 @@ def create_app(
             raise HTTPException(404, "no such record (or not one this token may read)")
         return answer(request, snapshot, who, {"record": rows[0]}, csv_rows=None)
 
-    def by_day(table: str, order: str) -> Callable[..., Response]:
+    def by_day(
+        table: str, order: str, scope: Callable[[Where, Principal], None] = team_scope
+    ) -> Callable[..., Response]:
+        """An endpoint answering a derived table's rows of a range of days, limited by `scope` to the caller's."""
+
         def endpoint(
             request: Request,
             who: Caller,
@@ -313,7 +317,7 @@ def create_app(
             start, end = _range(start, end)
             where = Where()
             where.add("date BETWEEN $start AND $end", start=start, end=end)
-            team_scope(where, who)
+            scope(where, who)
             with lake.cursor() as (cursor, snapshot):
                 rows = rows_of(cursor, f"SELECT * FROM {table} WHERE {where.sql()} ORDER BY {order}", where.params)
             return answer(request, snapshot, who, {"rows": rows}, csv_rows=rows)
@@ -352,21 +356,9 @@ def create_app(
             rows = rows_of(cursor, f"SELECT * FROM budget_status WHERE {where.sql()} ORDER BY budget_id", where.params)
         return answer(request, snapshot, who, {"rows": rows}, csv_rows=rows)
 
-    @app.get(f"{API}/alerts", tags=["budgets"], summary="Alerts raised on the days of a range")
-    def alerts(
-        request: Request,
-        who: Caller,
-        start: Annotated[date, Query(alias="from")],
-        end: Annotated[date, Query(alias="to")],
-    ) -> Response:
-        start, end = _range(start, end)
-        where = Where()
-        where.add("date BETWEEN $start AND $end", start=start, end=end)
-        if not who.all_teams:
-            where.add("scope IN (SELECT 'team=' || t FROM unnest($scope_teams) AS u(t))", scope_teams=sorted(who.teams))
-        with lake.cursor() as (cursor, snapshot):
-            rows = rows_of(cursor, f"SELECT * FROM alerts WHERE {where.sql()} ORDER BY date, rule, scope", where.params)
-        return answer(request, snapshot, who, {"rows": rows}, csv_rows=rows)
+    app.get(f"{API}/alerts", tags=["budgets"], summary="Alerts raised on the days of a range")(
+        by_day("alerts", "date, rule, scope", scope=_alert_scope)
+    )
 
     @app.get(f"{API}/months", tags=["chargeback"], summary="Months with roll-ups, newest first, and the caller's teams")
     def months(request: Request, who: Caller) -> Response:
@@ -387,6 +379,12 @@ def create_app(
         return answer(request, snapshot, who, body, csv_rows=None)
 
     return app
+
+
+def _alert_scope(where: Where, who: Principal) -> None:
+    """A team-scoped caller sees the alerts raised on its teams (`scope` = `team=<name>`)."""
+    if not who.all_teams:
+        where.add("scope IN (SELECT 'team=' || t FROM unnest($scope_teams) AS u(t))", scope_teams=sorted(who.teams))
 
 
 def _csv(rows: list[dict]) -> str:

@@ -17,7 +17,9 @@ def register(app: typer.Typer) -> None:
     def serve(
         lake: str | None = typer.Option(None, "--lake", help="Lake URL (default CHARGEBACK_LAKE_URL)."),
         host: str | None = typer.Option(None, "--host", help="Address to listen on (default CHARGEBACK_API_HOST)."),
-        port: int | None = typer.Option(None, "--port", help="Port (default CHARGEBACK_API_PORT; 0 picks one)."),
+        port: int | None = typer.Option(
+            None, "--port", min=0, max=65535, help="Port (default CHARGEBACK_API_PORT; 0 picks one)."
+        ),
     ) -> None:
         """Serve the read-only API (/api/v1/...) and the dashboard (/) over the lake."""
         import uvicorn
@@ -28,12 +30,13 @@ def register(app: typer.Typer) -> None:
         from api.auth import Authenticator
         from api.lake import LakeReader
         from api.settings import load_settings
+        from common.configuration import load_settings as load
 
         settings = load_settings()
         if host is not None or port is not None:
             settings = settings.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v is not None})
             settings = type(settings).model_validate(settings.model_dump())
-        lake_settings = AggregatorSettings()
+        lake_settings = load(AggregatorSettings, what="aggregator configuration")
         location = open_lake(lake or lake_settings.lake_url, lake_settings.storage_connection_string)
         reader = LakeReader(location, lake_settings, refresh_seconds=settings.refresh_seconds)
         application = create_app(settings, reader, location, Authenticator(settings), team_tag=lake_settings.team_tag)

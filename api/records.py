@@ -74,42 +74,35 @@ def _hour_page(
     after: tuple[datetime, str] | None,
     wanted: int,
 ) -> list[dict[str, object]]:
+    """The next `wanted` records of one hour partition: first the time window that holds them (a top-N on
+    `event_time` alone, which the Parquet statistics make cheap), then every row of that window, in order."""
     params = dict(where.params) | {"p_day": day, "p_hour": hour}
     conditions = [where.sql(), "event_date = $p_day", "event_hour = $p_hour"]
     if after:
-        conditions.append("(event_time, record_id) > ($after_time, $after_id)")
+        conditions.append("event_time >= $after_time AND (event_time, record_id) > ($after_time, $after_id)")
         params |= {"after_time": after[0], "after_id": after[1]}
     condition = " AND ".join(conditions)
-    keys: list[tuple[datetime, str]] = []
     fetch = wanted * 2
     while True:
-        rows = [
-            (row["event_time"], str(row["record_id"]))
-            for row in cursor.sql(
-                f"SELECT event_time, record_id FROM usage_raw WHERE {condition} "
-                f"ORDER BY event_time, record_id, {COPY_ORDER} LIMIT {int(fetch)}",
-                params=params,
-            )
-            .to_arrow_table()
-            .to_pylist()
-        ]
-        keys = []
-        for key in rows:
-            if not keys or keys[-1] != key:
-                keys.append(key)
-        if len(keys) >= wanted or len(rows) < fetch:
-            break
+        times = cursor.sql(
+            f"SELECT event_time FROM usage_raw WHERE {condition} ORDER BY event_time LIMIT {int(fetch)}",
+            params=params,
+        ).to_arrow_table()
+        if times.num_rows == 0:
+            return []
+        last = times.column("event_time")[-1].as_py()
+        rows = cursor.sql(
+            f"SELECT * EXCLUDE (tags_json) FROM usage_raw WHERE {condition} AND event_time <= $p_last "
+            f"ORDER BY event_time, record_id, {COPY_ORDER}",
+            params=params | {"p_last": last},
+        ).to_arrow_table()
+        found: list[dict[str, object]] = []
+        previous = None
+        for row in rows.to_pylist():
+            key = (row["event_time"], row["record_id"])
+            if key != previous:  # a redelivered copy follows its original: keep the first enqueued
+                found.append(row)
+                previous = key
+        if len(found) >= wanted or times.num_rows < fetch:
+            return found[:wanted]
         fetch *= 4
-    keys = keys[:wanted]
-    if not keys:
-        return []
-    ids = [str(record_id) for _, record_id in keys]
-    full = cursor.sql(
-        "SELECT * EXCLUDE (tags_json) FROM usage_raw "
-        "WHERE event_date = $p_day AND event_hour = $p_hour AND record_id IN (SELECT unnest($ids)) "
-        f"QUALIFY row_number() OVER (PARTITION BY event_time, record_id ORDER BY {COPY_ORDER}) = 1 "
-        "ORDER BY event_time, record_id",
-        params={"p_day": day, "p_hour": hour, "ids": ids},
-    ).to_arrow_table()
-    wanted_keys = set(keys)
-    return [row for row in full.to_pylist() if (row["event_time"], str(row["record_id"])) in wanted_keys]

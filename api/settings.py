@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from api.errors import ApiConfigError
+from common.configuration import configuration_error
 
 ENTRA_AUTHORITY = "https://login.microsoftonline.com"
 
@@ -94,13 +95,5 @@ def load_settings() -> ApiSettings:
     """The settings, or one line naming the environment variables that are wrong (never their values)."""
     try:
         return ApiSettings()
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"])
-            name = f"CHARGEBACK_API_{field.upper()}" if field else ""
-            message = error["msg"].removeprefix("Value error, ")
-            problems.append(f"{name}: {message}" if name else message)
-        raise ApiConfigError("; ".join(problems)) from None
-    except SettingsError:
-        raise ApiConfigError("CHARGEBACK_API_GROUP_TEAMS: not a JSON object of claim value -> teams") from None
+    except (ValidationError, SettingsError) as exc:
+        raise ApiConfigError(str(configuration_error(exc, ApiSettings, what="API configuration"))) from None

@@ -20,7 +20,8 @@ def writing(path: Path | str) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        cause = exc.strerror or str(exc) or type(exc).__name__
+        # mkdir(parents=True, exist_ok=True) says "File exists" when a file sits where a folder is needed.
+        cause = "Not a directory" if isinstance(exc, FileExistsError) else (exc.strerror or str(exc))
         where = exc.filename if exc.filename not in (None, str(path)) else None
         raise OutputError(f"cannot write {path}: {cause}" + (f" ({where})" if where else "")) from exc
 

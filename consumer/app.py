@@ -15,6 +15,7 @@ from common.errors import ChargebackError
 from common.exitcodes import ExitCode
 from common.logs import get_logger
 from common.redact import describe
+from common.storage import StorageUnavailableError
 from common.storage.location import BlobLocation, Location, open_location
 from consumer.checkpoint_blob import open_blob_checkpoint_store
 from consumer.checkpoint_file import FileCheckpointStore
@@ -63,12 +64,11 @@ async def run_consumer(settings: ConsumerSettings, *, until_idle: float | None =
     stats = ConsumerStats()
     metrics = ConsumerMetrics(stats)
     lake, checkpoints = await open_storage(settings)
-    try:
-        await _ensure(lake)
-        await _ensure(checkpoints)
-    except OSError as exc:
-        log.error("storage_unavailable", error=describe(exc))
-        return ExitCode.UNAVAILABLE
+    for variable, location in (("CHARGEBACK_LAKE_URL", lake), ("CHARGEBACK_CHECKPOINT_URL", checkpoints)):
+        try:
+            await _ensure(location)
+        except OSError as exc:  # one line and exit 5 through the shell, like every start-up failure
+            raise StorageUnavailableError(f"{variable} {location.url}: cannot be used: {describe(exc)}") from exc
     store, credential = open_checkpoint_store(checkpoints)
     source = EventHubSource(settings, store, stats)
     decoder = Reassembler(

@@ -62,15 +62,18 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> list[tuple]
 
 
 def cost_spike(con: duckdb.DuckDBPyConnection, day: date, rules: AlertRules) -> list[Alert]:
-    """Daily cost per team (and in total) above its robust baseline over the previous `baseline_days` ledger days.
+    """Daily pay-as-you-go cost (`token_cost`) per team (and in total) above its robust baseline over the previous
+    `baseline_days` ledger days.
 
     Fires when cost > median x (1 + cost_increase_pct%), and cost - median >= cost_floor, and cost - median >
-    cost_mad_k x 1.4826 x MAD. Days of the ledger where a team spent nothing count as 0 in its baseline.
+    cost_mad_k x 1.4826 x MAD. Days of the ledger where a team spent nothing count as 0 in its baseline. PTU shares
+    are left out: they re-divide a fixed daily cost by token share, so a team's share can jump without the bill
+    moving (and idle PTU has no team); budgets count them, this rule does not.
     """
     first = day - timedelta(days=rules.baseline_days)
     data = _rows(
         con,
-        "SELECT date, coalesce(team, '(none)') AS team, sum(coalesce(total_cost, 0))::DOUBLE AS cost, "
+        "SELECT date, coalesce(team, '(none)') AS team, sum(coalesce(token_cost, 0))::DOUBLE AS cost, "
         "any_value(currency) AS currency FROM chargeback_daily WHERE date >= $first AND date <= $day GROUP BY ALL",
         {"first": first, "day": day},
     )
@@ -95,7 +98,7 @@ def cost_spike(con: duckdb.DuckDBPyConnection, day: date, rules: AlertRules) -> 
                 Alert(
                     "cost_spike",
                     scope,
-                    "daily_cost",
+                    "daily_token_cost",
                     actual,
                     centre,
                     limit,
@@ -220,9 +223,9 @@ FROM usage WHERE event_date = $day AND status_code IN (401, 403) GROUP BY ALL
 
 def auth_failures(con: duckdb.DuckDBPyConnection, day: date, rules: AlertRules) -> list[Alert]:
     """A burst of 401/403: at least auth_failures_per_hour in one clock hour for one subscription (or anonymous)."""
-    worst: dict[str, tuple[int, object]] = {}
+    worst: dict[str, tuple[int, int]] = {}
     for subscription, hour, failures in _rows(con, AUTH_SQL, {"day": day}):
-        if failures > worst.get(subscription, (0, None))[0]:
+        if failures > worst.get(subscription, (0, 0))[0]:
             worst[subscription] = (failures, hour)
     return [
         Alert(
@@ -242,11 +245,12 @@ def auth_failures(con: duckdb.DuckDBPyConnection, day: date, rules: AlertRules) 
 
 def unpriced_share(con: duckdb.DuckDBPyConnection, day: date, rules: AlertRules) -> list[Alert]:
     """Share of the day's tokens the roll-up could not price above unpriced_share_pct (they have no cost)."""
-    total, unpriced = con.execute(
+    found = con.execute(
         "SELECT coalesce(sum(total_tokens), 0), coalesce(sum(total_tokens) FILTER (WHERE pricing_status = "
         "'unpriced'), 0) FROM chargeback_daily WHERE date = $day",
         {"day": day},
     ).fetchone()
+    total, unpriced = (int(found[0]), int(found[1])) if found else (0, 0)
     if not total or unpriced / total <= rules.unpriced_share_pct / 100:
         return []
     deployments = ", ".join(

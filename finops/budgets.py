@@ -16,16 +16,27 @@ from finops.budgets_file import Budget, in_force
 from finops.ledger import is_provisional, scope_filter
 from finops.periods import crossings, forecast, window
 
-DAILY_SQL = """
+LEDGER_TABLE = "_budget_ledger"
+LEDGER_SQL = f"""
+CREATE OR REPLACE TEMP TABLE {LEDGER_TABLE} AS
+SELECT date, team, subscription_id, product_id, deployment, tags, currency, pricing_status,
+    sum(token_cost) AS token_cost, sum(ptu_cost) AS ptu_cost, sum(total_tokens) AS total_tokens,
+    sum(requests) AS requests, count(*) AS rows
+FROM chargeback_daily WHERE date >= $first AND date <= $as_of
+GROUP BY ALL
+"""
+"""The ledger rows every budget window needs, read from the lake once (a budget scans this, not the lake)."""
+
+DAILY_SQL = f"""
 SELECT date,
     coalesce(sum(token_cost) FILTER (WHERE currency = $currency), 0) AS token_cost,
     coalesce(sum(ptu_cost) FILTER (WHERE currency = $currency), 0) AS ptu_cost,
     coalesce(sum(total_tokens), 0) AS tokens,
     coalesce(sum(total_tokens) FILTER (WHERE pricing_status = 'unpriced'), 0) AS unpriced_tokens,
     coalesce(sum(requests) FILTER (WHERE pricing_status = 'unpriced'), 0) AS unpriced_requests,
-    count(*) FILTER (WHERE currency IS NOT NULL AND currency <> $currency) AS other_currency_rows
-FROM chargeback_daily
-WHERE date >= $start AND date <= $as_of AND {condition}
+    coalesce(sum(rows) FILTER (WHERE currency IS NOT NULL AND currency <> $currency), 0) AS other_currency_rows
+FROM {LEDGER_TABLE}
+WHERE date >= $start AND date <= $as_of AND {{condition}}
 GROUP BY date
 """
 
@@ -46,12 +57,13 @@ def evaluate_budgets(
     config_digest: str,
 ) -> list[dict]:
     """One `budget_status` row per budget version in force on `as_of` whose period contains it."""
-    rows = []
+    rows: list[dict] = []
     provisional = is_provisional(as_of, today, late_data_days)
-    for budget in in_force(budgets, as_of):
-        span = window(budget.period, as_of)
-        if span is None:
-            continue
+    active = [(b, span) for b in in_force(budgets, as_of) if (span := window(b.period, as_of)) is not None]
+    if not active:
+        return rows
+    con.execute(LEDGER_SQL, {"first": min(span[0] for _, span in active), "as_of": as_of})
+    for budget, span in active:
         start, end = span
         daily_rows = _daily(con, budget, start, as_of)
         spend_by_day: dict[date, Decimal] = {}

@@ -153,7 +153,9 @@ def parse_budgets(text: str, source: str) -> list[Budget]:
     if errors:
         shown = errors[:MAX_ERRORS]
         more = f"\n... and {len(errors) - MAX_ERRORS} more" if len(errors) > MAX_ERRORS else ""
-        raise BudgetsConfigError(f"{source}: {len(errors)} problem(s):\n" + "\n".join(shown) + more)
+        head = f"{source}: {errors[0]}" if len(errors) == 1 else f"{source}: {len(errors)} problems, first {errors[0]}"
+        rest = "" if len(errors) == 1 else "\n" + "\n".join(shown) + more
+        raise BudgetsConfigError(head + rest)
     return budgets
 
 
@@ -184,11 +186,14 @@ def _parse_row(line: int, cells: dict[str, str], errors: list[str]) -> Budget | 
         if not amount.is_finite() or amount <= 0:
             bad("amount", f"{cells['amount']!r} must be a number > 0")
             amount = None
+        elif amount.adjusted() >= 24 or amount.as_tuple().exponent < -14:  # type: ignore[operator]
+            bad("amount", f"{cells['amount']!r}: at most 24 digits before the point and 14 after")
+            amount = None
         elif unit == "tokens" and amount != amount.to_integral_value():
             bad("amount", f"{cells['amount']!r}: a token budget is a whole number")
     except InvalidOperation:
         bad("amount", f"{cells['amount']!r} is not a number")
-    thresholds = DEFAULT_THRESHOLDS
+    thresholds: tuple[int, ...] = DEFAULT_THRESHOLDS
     if cells.get("thresholds"):
         parts = [p for p in re.split(r"[/;\s]+", cells["thresholds"]) if p]
         try:

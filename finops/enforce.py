@@ -177,8 +177,9 @@ class Apim:
         if endpoint.scheme != "https" and not (endpoint.scheme == "http" and loopback):
             raise FinopsSettingsError("CHARGEBACK_APIM_ARM_ENDPOINT: https (plain http only for a loopback emulator)")
         self._options: dict[str, Any] = {"enforce_https": False} if endpoint.scheme == "http" else {}
-        self._group = settings.apim_resource_group
-        self._service = settings.apim_service_name
+        assert settings.apim_subscription_id and settings.apim_resource_group and settings.apim_service_name
+        self._group: str = settings.apim_resource_group
+        self._service: str = settings.apim_service_name
         self._named_value = settings.enforcement_named_value
         self._client = ApiManagementClient(
             credential,
@@ -188,7 +189,8 @@ class Apim:
         )
 
     def subscription_state(self, sid: str) -> str:
-        return str(self._client.subscription.get(self._group, self._service, sid, **self._options).state)
+        state = self._client.subscription.get(self._group, self._service, sid, **self._options).state
+        return str(getattr(state, "value", state))  # the SDK gives the text, or its enum when it knows it
 
     def set_subscription_state(self, sid: str, state: str) -> None:
         from azure.mgmt.apimanagement.models import SubscriptionUpdateParameters
@@ -204,14 +206,17 @@ class Apim:
         )
 
     def named_value(self) -> tuple[str | None, str]:
-        contract, headers = self._client.named_value.get(
-            self._group,
-            self._service,
-            self._named_value,
-            cls=lambda _response, deserialized, headers: (deserialized, headers),
-            **self._options,
+        """The named value's text and its ETag (the write is conditional on it)."""
+        found: dict[str, Any] = {}
+
+        def keep(_response: Any, deserialized: Any, headers: dict[str, str]) -> Any:
+            found["etag"] = headers.get("ETag")
+            return deserialized
+
+        contract = self._client.named_value.get(
+            self._group, self._service, self._named_value, cls=keep, **self._options
         )
-        return contract.value, headers.get("ETag") or "*"
+        return contract.value, found.get("etag") or "*"
 
     def set_named_value(self, value: str, etag: str) -> None:
         from azure.mgmt.apimanagement.models import NamedValueUpdateParameters
@@ -267,7 +272,7 @@ def apply(
             }
         )
         log.info(
-            "budget action",
+            "budget_action",
             budget_id=decision.budget_id,
             action=decision.action,
             target=decision.target,
@@ -311,8 +316,8 @@ def apply(
         return rows
     try:
         current_text, etag = apim.named_value()
-        current = parse_named_value(current_text)
-        if current != entries:
+        listed = parse_named_value(current_text)
+        if listed != entries:
             apim.set_named_value(text, etag)
         outcome_new = "applied"
     except Exception as exc:
@@ -322,11 +327,11 @@ def apply(
         return rows
     for entry in entries:
         decision = by_target[entry]
-        record(decision, "already" if entry in current else outcome_new)
+        record(decision, "already" if entry in listed else outcome_new)
     throttled_before = {
         r["target"]: r for r in sorted(history, key=lambda r: r["recorded_at"]) if r["lever"] == NAMED_VALUE
     }
-    for entry in sorted(set(current) - set(entries)):
+    for entry in sorted(set(listed) - set(entries)):
         before = throttled_before.get(entry, {})
         decision = Decision(
             before.get("budget_id", "(unknown)"),

@@ -16,8 +16,8 @@ import pyarrow as pa
 from aggregator.lakeio import open_lake, replace_partition
 from aggregator.settings import AggregatorSettings
 from aggregator.views import lake_connection
+from common.configuration import load_settings
 from finops.budgets_file import Scope
-from finops.errors import LedgerNotFoundError
 from finops.settings import FinopsSettings
 from schemas.finops import FINOPS_TABLES
 from schemas.lake import LakeLocation
@@ -38,17 +38,12 @@ def is_provisional(day: date, today: date, late_data_days: int) -> bool:
 
 
 def open_location(settings: FinopsSettings, lake: str | None) -> LakeLocation:
-    try:
-        return open_lake(lake or settings.lake_url, settings.storage_connection)
-    except Exception as exc:  # the aggregator's LakeNotFoundError, whichever base it has
-        if type(exc).__name__ == "LakeNotFoundError":
-            raise LedgerNotFoundError(str(exc)) from None
-        raise
+    return open_lake(lake or settings.lake_url, settings.storage_connection)  # no lake: exit 4, one line
 
 
 @contextmanager
 def ledger(location: LakeLocation) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = lake_connection(location, AggregatorSettings())
+    con = lake_connection(location, load_settings(AggregatorSettings, what="aggregator configuration"))
     try:
         yield con
     finally:

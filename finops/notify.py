@@ -116,15 +116,21 @@ def delivered_keys(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
     }
 
 
+def _slack_text(text: str) -> str:
+    """Slack's three control characters escaped: a deployment named `<!channel>` must not page a whole channel."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def body(notice: Notice, fmt: str) -> dict:
     """The JSON body of `notice` in a webhook format."""
     marker = " (provisional: late data may still change it)" if notice.provisional else ""
     if fmt == "slack":
+        title, text = _slack_text(notice.title), _slack_text(notice.text)
         return {
-            "text": f"[{notice.severity}] {notice.title}{marker}",
+            "text": f"[{notice.severity}] {title}{marker}",
             "blocks": [
                 {"type": "header", "text": {"type": "plain_text", "text": notice.title[:150]}},
-                {"type": "section", "text": {"type": "mrkdwn", "text": f"*{notice.severity}*{marker}\n{notice.text}"}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": f"*{notice.severity}*{marker}\n{text}"}},
             ],
         }
     if fmt == "teams":
@@ -190,7 +196,6 @@ def deliver(
     attempts: int,
     backoff: float,
     timeout: float,
-    sleep: Callable[[float], None] | None = None,
 ) -> Delivery:
     """POST `payload`, retrying transient failures; never raises, never puts the URL in an error."""
     url = webhook.url.get_secret_value()
@@ -215,7 +220,6 @@ def deliver(
         wait=wait_exponential(multiplier=backoff, max=max(backoff * 8, 0.0)),
         retry=retry_if_exception_type(_Transient),
         reraise=False,
-        **({"sleep": sleep} if sleep else {}),
     )
     try:
         status = retrying(attempt)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 RUN_RATE_DAYS = 7
 MONEY_QUANTUM = Decimal("1e-14")
@@ -81,7 +81,9 @@ def forecast(daily: Mapping[date, Decimal], start: date, end: date, as_of: date)
     recent_days = min(RUN_RATE_DAYS, elapsed)
     recent_start = as_of - timedelta(days=recent_days - 1)
     recent = sum((v for d, v in daily.items() if recent_start <= d <= as_of), Decimal(0))
-    projected = spend + (recent * remaining / recent_days).quantize(MONEY_QUANTUM)
+    with localcontext() as context:
+        context.prec = 60  # DECIMAL(38,14) values: 24 + 14 digits, with room for the division
+        projected = spend + (recent * remaining / recent_days).quantize(MONEY_QUANTUM)
     return Forecast(spend, projected, elapsed, (end - start).days)
 
 

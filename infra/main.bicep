@@ -79,6 +79,20 @@ param deploymentsConfigBlob string = 'deployments.csv'
 @description('PTU config in the config container (`chargeback config push --ptu`); empty: no provisioned deployments.')
 param ptuConfigBlob string = 'ptu.json'
 
+@description('Budgets file in the config container (`chargeback config push --budgets`); empty: no budgets.')
+param budgetsConfigBlob string = 'budgets.csv'
+
+@allowed([
+  'dry-run'
+  'enforce'
+])
+@description('Budget enforcement of the nightly job (CHARGEBACK_ENFORCEMENT): dry-run only records what it would do.')
+param enforcement string = 'dry-run'
+
+@secure()
+@description('CHARGEBACK_WEBHOOKS of the nightly job: JSON list of {name, format (generic|slack|teams), url}. Never output.')
+param notificationWebhooks string = ''
+
 @description('Principal granted write access to the config container for `chargeback config push` (azd: you).')
 param deployerPrincipalId string = ''
 
@@ -98,6 +112,13 @@ param apiTenantId string = tenant().tenantId
 param apiGroupTeams string = '{}'
 @description('Set by azd: true once the consumer app exists, so a re-provision keeps the deployed image.')
 param consumerAppExists bool = false
+
+@description('E-mail address for the near-real-time alert rules; empty: none.')
+param alertEmail string = ''
+
+@secure()
+@description('Webhook for the near-real-time alert rules (common alert schema); empty: none. Never output.')
+param alertWebhookUrl string = ''
 
 @secure()
 @metadata({
@@ -259,6 +280,34 @@ module apimChargeback 'modules/apim-chargeback.bicep' = {
   ]
 }
 
+module finopsApim 'modules/finops-apim.bicep' = {
+  name: 'finops-apim'
+  scope: resourceGroup(apimResourceGroupName)
+  params: {
+    apimName: apimName
+    enforcerPrincipalId: identities.outputs.jobPrincipalId
+  }
+  dependsOn: [
+    apimService
+  ]
+}
+
+module finopsAlerts 'modules/finops-alerts.bicep' = {
+  name: 'finops-alerts'
+  scope: rg
+  params: {
+    tags: tags
+    appInsightsId: monitoring.outputs.appInsightsId
+    apimId: '/subscriptions/${subscription().subscriptionId}/resourceGroups/${apimResourceGroupName}/providers/Microsoft.ApiManagement/service/${apimName}'
+    actionGroupName: 'ag-chargeback-${token}'
+    alertEmail: alertEmail
+    alertWebhookUrl: alertWebhookUrl
+  }
+  dependsOn: [
+    apimService
+  ]
+}
+
 module containerApps 'modules/container-apps.bicep' = {
   name: 'container-apps'
   scope: rg
@@ -292,6 +341,12 @@ module containerApps 'modules/container-apps.bicep' = {
     priceSheetBlob: priceSheetBlob
     deploymentsConfigBlob: deploymentsConfigBlob
     ptuConfigBlob: ptuConfigBlob
+    budgetsConfigBlob: budgetsConfigBlob
+    enforcement: enforcement
+    apimSubscriptionId: subscription().subscriptionId
+    apimResourceGroup: apimResourceGroupName
+    apimServiceName: apimName
+    notificationWebhooks: notificationWebhooks
     aggregationCron: aggregationCron
     consumerAppExists: consumerAppExists
   }

@@ -58,4 +58,4 @@ class Faults:
     def refuse_tokens(self, refuse: bool = True) -> None:
         """Answer every `$cbs` put-token with 401 (a credential Event Hubs does not accept), until turned off."""
         self._broker.refuse_tokens = refuse
-        log.info("fault: tokens refused" if refuse else "fault: tokens accepted")
+        log.info("fault_tokens_refused" if refuse else "fault_tokens_accepted")

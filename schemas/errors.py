@@ -1,6 +1,6 @@
 """Typed errors of the shared contract, on the categories of `common.errors` (each carries its exit code)."""
 
-from common.errors import ChargebackError, ConfigurationError, DataCheckError
+from common.errors import ChargebackError, DataCheckError
 
 
 class ContractError(ChargebackError):
@@ -9,7 +9,3 @@ class ContractError(ChargebackError):
 
 class EncodeError(ContractError, DataCheckError):
     """The encoder was given parameters or a record id the contract forbids."""
-
-
-class LakeLocationError(ContractError, ConfigurationError):
-    """A lake or checkpoint URL (or storage connection string) that names no usable location."""

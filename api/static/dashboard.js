@@ -53,6 +53,7 @@
       body.months.forEach(function (m) { var o = document.createElement("option"); o.value = m; o.textContent = m; select.appendChild(o); });
       $("overview").hidden = false;
       if (!body.months.length) { status("No month has been rolled up yet (run chargeback aggregate)."); return; }
+      loadBudgets();
       return loadMonth(select.value);
     }).catch(function (e) { $("overview").hidden = true; status("Cannot load: " + e.message, true); });
   }
@@ -104,6 +105,30 @@
       status("Month " + month + ": " + body.teams.length + " rows.");
       document.body.setAttribute("data-loaded-month", month);
     }).catch(function (e) { status("Cannot load the month: " + e.message, true); });
+  }
+
+  function loadBudgets() {
+    return get("/budgets/status").then(function (body) {
+      var tbody = $("budgets").querySelector("tbody");
+      tbody.textContent = "";
+      $("budgets-as-of").textContent = body.rows.length ? "as of " + body.rows[0].as_of : "none evaluated yet";
+      body.rows.forEach(function (row) {
+        var tr = document.createElement("tr");
+        tr.setAttribute("data-budget", row.budget_id);
+        tr.setAttribute("data-spend", row.spend);
+        tr.appendChild(text("td", row.budget_id));
+        tr.appendChild(text("td", row.scope));
+        tr.appendChild(text("td", row.period_start + " – " + row.period_end));
+        tr.appendChild(text("td", row.amount + " " + row.unit, "n"));
+        tr.appendChild(text("td", row.spend, "n"));
+        tr.appendChild(text("td", Math.round(row.used_pct) + "%", "n"));
+        tr.appendChild(text("td", row.forecast + " (" + row.forecast_method + ")", "n"));
+        tr.appendChild(text("td", row.unpriced_tokens, "n"));
+        tr.appendChild(text("td", row.crossed.map(function (c) { return c + "%"; }).join(", ")));
+        tbody.appendChild(tr);
+      });
+      document.body.setAttribute("data-budgets-loaded", String(body.rows.length));
+    }).catch(function (e) { status("Cannot load budgets: " + e.message, true); });
   }
 
   function lastDay(month) {

@@ -26,7 +26,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from chargeback.demo.emit import run_policy, send
-from chargeback.demo.traffic import TrafficGenerator, Truth, deployments_csv, ptu_config
+from chargeback.demo.finops_step import run_finops
+from chargeback.demo.traffic import TrafficGenerator, Truth, deployments_csv, ptu_config, teams_csv
 from common.outputs import writing
 from localhub import LocalHub
 
@@ -61,6 +62,10 @@ class DemoPaths:
     @property
     def ptu(self) -> Path:
         return self.root / "ptu.json"
+
+    @property
+    def teams(self) -> Path:
+        return self.root / "teams.csv"
 
 
 def last_full_month(today: date | None = None) -> date:
@@ -138,6 +143,7 @@ def run_demo(out: Path, *, calls: int, month: date, console: Console | None = No
         paths.logs.mkdir(parents=True, exist_ok=True)
         paths.deployments.write_text(deployments_csv(), encoding="utf-8")
         paths.ptu.write_text(json.dumps(ptu_config(month), indent=2), encoding="utf-8")
+        paths.teams.write_text(teams_csv(month), encoding="utf-8")
     console.rule(f"apim-chargeback demo: {calls:,} Azure OpenAI calls in {month:%B %Y}")
 
     with _progress(console) as progress:
@@ -163,6 +169,7 @@ def run_demo(out: Path, *, calls: int, month: date, console: Console | None = No
             "CHARGEBACK_LAKE_URL": str(paths.lake),
             "CHARGEBACK_DEPLOYMENTS_CONFIG": str(paths.deployments),
             "CHARGEBACK_PTU_CONFIG": str(paths.ptu),
+            "CHARGEBACK_TEAMS_CONFIG": str(paths.teams),
             "CHARGEBACK_HEALTH_PORT": "0",
             "CHARGEBACK_LOAD_BALANCING_INTERVAL_SECONDS": "1",
         }
@@ -180,14 +187,17 @@ def run_demo(out: Path, *, calls: int, month: date, console: Console | None = No
         _chargeback(
             ["aggregate", "--from", first.isoformat(), "--to", last.isoformat()], env, paths.logs / "aggregate.log"
         )
-    with console.status("report: self-contained HTML"):
-        _chargeback(["report", "--month", f"{month:%Y-%m}", "--out", str(paths.report)], env, paths.logs / "report.log")
 
     def sql(query: str) -> list[dict]:
         return json.loads(_chargeback(["sql", query, "--format", "json"], env, paths.logs / "sql.log", capture=True))
 
+    with console.status("budgets and alerts from the daily ledger"):
+        env = run_finops(_chargeback, sql, env, paths.root, last, console)
+    with console.status("report: self-contained HTML"):
+        _chargeback(["report", "--month", f"{month:%Y-%m}", "--out", str(paths.report)], env, paths.logs / "report.log")
+
     by_team = sql(
-        "SELECT coalesce(team, '(untagged)') AS team, sum(requests) AS requests, sum(total_tokens) AS tokens, "
+        "SELECT coalesce(team, '(unmapped)') AS team, sum(requests) AS requests, sum(total_tokens) AS tokens, "
         "round(sum(token_cost), 2) AS token_cost, round(sum(ptu_cost), 2) AS ptu_cost, "
         "round(sum(total_cost), 2) AS total_cost, any_value(currency) AS currency "
         "FROM chargeback_monthly GROUP BY ALL ORDER BY total_cost DESC NULLS LAST"
@@ -200,6 +210,13 @@ def run_demo(out: Path, *, calls: int, month: date, console: Console | None = No
         "(SELECT count(*) FROM dead_letters) AS dead_letters, (SELECT count(*) FROM payloads) AS payloads, "
         "(SELECT coalesce(sum(requests), 0) FROM unpriced) AS unpriced_requests"
     )[0]
+    decided = {
+        (r["team"], r["attribution"]): int(_num(r["requests"]))
+        for r in sql(
+            "SELECT team, attribution, sum(requests) AS requests FROM chargeback_monthly "
+            "WHERE attribution IS NOT NULL GROUP BY ALL"
+        )
+    }
 
     table = Table(title=f"Chargeback {month:%B %Y} (per team)")
     for column in ("team", "requests", "tokens", "token cost", "PTU share", "total", "currency"):
@@ -215,6 +232,14 @@ def run_demo(out: Path, *, calls: int, month: date, console: Console | None = No
             str(row["currency"] or ""),
         )
     console.print(table)
+
+    attribution = Table(title="How each call's team was decided (teams map; x-team only on the shared subscription)")
+    for column in ("team", "decided by", "requests"):
+        attribution.add_column(column, justify="right" if column == "requests" else "left")
+    for (team, how), n in sorted(decided.items(), key=lambda kv: (kv[0][0] or "~", kv[0][1])):
+        attribution.add_row(team or "(unmapped)", how, f"{n:,}")
+    console.print(attribution)
+    truth_decided = Counter((t.team, t.attribution) for t in truths)
 
     truth = _truth_summary(truths)
     lake = {key: int(_num(value)) for key, value in lake.items()}
@@ -240,6 +265,12 @@ def run_demo(out: Path, *, calls: int, month: date, console: Console | None = No
         mark = "[green]=[/green]" if lv == rv else "[red]≠[/red]"
         ok &= lv == rv
         console.print(f"  {left}: {lv:,} {mark} {right}: {rv:,}")
+    same = dict(truth_decided) == decided
+    ok &= same
+    console.print(
+        f"  calls per billed team and attribution (truth) {'[green]=[/green]' if same else '[red]≠[/red]'} "
+        "requests per team and attribution (chargeback)"
+    )
     elapsed = time.perf_counter() - started
     lake_arg = str(paths.lake)
     console.print(f"\nDone in {elapsed:.0f} s. Report: {paths.report}\nLake: {lake_arg}\n\nExplore it:")
@@ -251,4 +282,13 @@ def run_demo(out: Path, *, calls: int, month: date, console: Console | None = No
         "SELECT deployment, reason, sum(requests) FROM unpriced GROUP BY ALL",
     ):
         console.print(f'  chargeback sql --lake {lake_arg} "{query}"', soft_wrap=True, highlight=False)
+    console.print(
+        "\nServe it (read-only API and dashboard on this machine; paste $CHARGEBACK_API_KEY into the page):\n"
+        '  export CHARGEBACK_API_AUTH=api_key CHARGEBACK_API_KEY="$(python3 -c \'import secrets; '
+        "print(secrets.token_hex(16))')\"\n"
+        f"  chargeback serve --lake {lake_arg}   # then open http://127.0.0.1:8000/ (API: /api/v1, docs: /api/v1/docs)",
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
+    )
     return 0 if ok else 6

@@ -69,6 +69,12 @@ DEPLOYMENTS: tuple[Deployment, ...] = (
 
 PTU = {"deployment": "gpt-4.1-ptu", "ptu_count": 50, "hourly_rate": "1.00"}
 
+SHARED = Team("platform", "sub-platform-shared", "Shared AI gateway", "ai-shared", "CC-0001", "gateway", 0.0)
+"""A shared subscription owned by the platform team: its callers may name marketing or finance in `x-team`."""
+SHARED_TEAMS = ("marketing", "finance")
+SANDBOX = Team("sandbox", "sub-sandbox", "Hackathon sandbox", "ai-standard", "", "hackathon", 0.0)
+"""A subscription nobody put in the teams map: its usage is costed but unmapped."""
+
 
 @dataclass(frozen=True)
 class Truth:
@@ -77,6 +83,9 @@ class Truth:
     request_id: str
     day: date
     team: str | None
+    """The team the call must be billed to (decided by its subscription, as the teams map says); None = unmapped."""
+    attribution: str
+    """How: mapped, header, header_rejected or unmapped."""
     subscription_id: str | None
     deployment: str
     deployment_type: str
@@ -198,6 +207,18 @@ class TrafficGenerator:
         rng = self.rng
         request_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         anonymous_team = rng.random() < 0.03  # a client that forgot its x-team header
+        header_team = team.name
+        subscriber, billed, attribution = team, team.name, "mapped"
+        route = rng.random()
+        if team.name in SHARED_TEAMS and route < 0.5:
+            # Through the shared gateway subscription: the header chooses among its listed teams.
+            subscriber, billed, attribution = SHARED, team.name, "header"
+            if anonymous_team:
+                billed, attribution = SHARED.name, "mapped"  # no header: the subscription's own team
+            elif route < 0.04:
+                header_team, billed, attribution = "research", SHARED.name, "header_rejected"  # not listed
+        elif route > 0.98:
+            subscriber, billed, attribution = SANDBOX, None, "unmapped"
         headers = {
             "content-type": ["application/json"],
             "api-key": ["sk-" + uuid.UUID(int=rng.getrandbits(128)).hex],
@@ -207,7 +228,7 @@ class TrafficGenerator:
             "user-agent": ["AzureOpenAI/Python 1.82.0"],
         }
         if not anonymous_team:
-            headers["x-team"] = [team.name]
+            headers["x-team"] = [header_team]
         stream = deployment.api == "chat" and deployment.deployment_type != "batch" and rng.random() < 0.35
         roll = rng.random()
         status = 200
@@ -240,8 +261,8 @@ class TrafficGenerator:
             elapsed_ms=round(rng.uniform(120, 9000), 1),
             api=Party("azure-openai", "Azure OpenAI"),
             operation=Party(op_id, op_id),
-            product=Party(team.product_id, team.product_id),
-            subscription=Subscription(team.subscription_id, team.subscription_name, uuid.uuid4().hex),
+            product=Party(subscriber.product_id, subscriber.product_id),
+            subscription=Subscription(subscriber.subscription_id, subscriber.subscription_name, uuid.uuid4().hex),
             user=Party(f"{team.name}-svc"),
             service_name="contoso-apim",
             region="Sweden Central",
@@ -252,8 +273,9 @@ class TrafficGenerator:
         truth = Truth(
             request_id=request_id,
             day=moment.date(),
-            team=None if anonymous_team else team.name,
-            subscription_id=team.subscription_id,
+            team=billed,
+            attribution=attribution,
+            subscription_id=subscriber.subscription_id,
             deployment=deployment.name,
             deployment_type=deployment.deployment_type,
             status=status,
@@ -435,6 +457,17 @@ def deployments_csv() -> str:
     """The deployments config the demo's aggregator uses (only the listed deployments; phi-4-mini is not)."""
     rows = ["deployment,deployment_type,region"]
     rows += [f"{d.name},{d.deployment_type}," for d in DEPLOYMENTS if d.listed]
+    return "\n".join(rows) + "\n"
+
+
+def teams_csv(month: date) -> str:
+    """The attribution map the demo's aggregator uses: one subscription per team, the shared gateway subscription
+    (platform's, callers may name marketing or finance), and no row for the sandbox subscription."""
+    rows = ["subscription_id,product_id,team,cost_center,owner,shared_teams,effective_from,effective_to"]
+    start = month.replace(day=1).isoformat()
+    for t in (*TEAMS, SHARED):
+        shared = ";".join(SHARED_TEAMS) if t is SHARED else ""
+        rows.append(f"{t.subscription_id},,{t.name},{t.cost_center},{t.name}-lead@contoso.example,{shared},{start},")
     return "\n".join(rows) + "\n"
 
 

@@ -51,6 +51,24 @@ param deploymentsConfigBlob string
 
 @description('PTU config blob in the config container (CHARGEBACK_PTU_CONFIG); empty: no provisioned deployments.')
 param ptuConfigBlob string
+@description('Budgets file in the config container (CHARGEBACK_BUDGETS_CONFIG); empty: no budget steps.')
+param budgetsConfigBlob string = ''
+
+@allowed([
+  'dry-run'
+  'enforce'
+])
+@description('CHARGEBACK_ENFORCEMENT of the nightly job: dry-run records what enforcement would do, enforce does it.')
+param enforcement string = 'dry-run'
+
+@description('The API Management service enforcement acts on (CHARGEBACK_APIM_*).')
+param apimSubscriptionId string = ''
+param apimResourceGroup string = ''
+param apimServiceName string = ''
+
+@secure()
+@description('CHARGEBACK_WEBHOOKS (JSON list of {name, format, url}); a secret: webhook URLs carry tokens. Empty: none.')
+param notificationWebhooks string = ''
 param aggregationCron string
 param consumerAppExists bool
 
@@ -172,8 +190,45 @@ var ptuConfigEnv = empty(ptuConfigBlob) ? [] : [
     value: '${configUrl}/${ptuConfigBlob}'
   }
 ]
-var configFileEnv = concat(priceSheetEnv, deploymentsConfigEnv, ptuConfigEnv)
-var jobEnv = concat(jobBaseEnv, configFileEnv)
+var budgetsConfigEnv = empty(budgetsConfigBlob) ? [] : [
+  {
+    name: 'CHARGEBACK_BUDGETS_CONFIG'
+    value: '${configUrl}/${budgetsConfigBlob}'
+  }
+]
+var configFileEnv = concat(priceSheetEnv, deploymentsConfigEnv, ptuConfigEnv, budgetsConfigEnv)
+// Budgets, alerts, notifications and enforcement (finops/): the steps of `chargeback nightly` after the roll-up.
+var finopsEnv = [
+  {
+    name: 'CHARGEBACK_ENFORCEMENT'
+    value: enforcement
+  }
+  {
+    name: 'CHARGEBACK_APIM_SUBSCRIPTION_ID'
+    value: apimSubscriptionId
+  }
+  {
+    name: 'CHARGEBACK_APIM_RESOURCE_GROUP'
+    value: apimResourceGroup
+  }
+  {
+    name: 'CHARGEBACK_APIM_SERVICE_NAME'
+    value: apimServiceName
+  }
+]
+var webhookSecret = empty(notificationWebhooks) ? [] : [
+  {
+    name: 'notification-webhooks'
+    value: notificationWebhooks
+  }
+]
+var webhookEnv = empty(notificationWebhooks) ? [] : [
+  {
+    name: 'CHARGEBACK_WEBHOOKS'
+    secretRef: 'notification-webhooks'
+  }
+]
+var jobEnv = concat(jobBaseEnv, configFileEnv, finopsEnv, webhookEnv)
 
 resource environment 'Microsoft.App/managedEnvironments@2025-01-01' = {
   name: environmentName
@@ -339,7 +394,7 @@ resource aggregationJob 'Microsoft.App/jobs@2025-01-01' = {
           identity: jobIdentityId
         }
       ]
-      secrets: telemetrySecret
+      secrets: concat(telemetrySecret, webhookSecret)
     }
     template: {
       containers: [

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from chargeback.demo.emit import run_policy, send
-from chargeback.demo.traffic import DEPLOYMENTS, PTU, TrafficGenerator, Truth, deployments_csv, ptu_config
+from chargeback.demo.traffic import DEPLOYMENTS, PTU, TrafficGenerator, Truth, deployments_csv, ptu_config, teams_csv
 from schemas.limits import MAX_MESSAGE_BYTES
 
 pytestmark = pytest.mark.e2e
@@ -82,11 +82,13 @@ def test_exchanges_to_chargeback_totals(exchanges_through_policy, localhub, lake
     truths = [c.truth for c in calls]
     (tmp_path / "deployments.csv").write_text(deployments_csv(), encoding="utf-8")
     (tmp_path / "ptu.json").write_text(json.dumps(ptu_config(MONTH)), encoding="utf-8")
+    (tmp_path / "teams.csv").write_text(teams_csv(MONTH), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEBACK_")} | lake.env()
     env |= {
         "CHARGEBACK_EVENTHUB_CONNECTION_STRING": localhub.connection_string("usage"),
         "CHARGEBACK_DEPLOYMENTS_CONFIG": str(tmp_path / "deployments.csv"),
         "CHARGEBACK_PTU_CONFIG": str(tmp_path / "ptu.json"),
+        "CHARGEBACK_TEAMS_CONFIG": str(tmp_path / "teams.csv"),
         "CHARGEBACK_HEALTH_PORT": "0",
         "CHARGEBACK_LOAD_BALANCING_INTERVAL_SECONDS": "1",
     }

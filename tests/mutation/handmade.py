@@ -50,10 +50,10 @@ COLUMNAR_RULES = "tests/unit/consumer/test_rules_columnar.py"
 REASSEMBLER_RULES = "tests/unit/schemas/test_rules_reassembler.py"
 
 MUTATIONS: tuple[Mutation, ...] = (
-    # -- price selection (aggregator/rollup.py PRICED_SQL) ------------------------------------------------------
+    # -- price selection and costing (aggregator/queries/priced.sql, final.sql; grouping in aggregator/rollup.py) -
     Mutation(
         "sql-effective-to-inclusive",
-        "aggregator/rollup.py",
+        "aggregator/queries/priced.sql",
         "AND (p.effective_to IS NULL OR $day < p.effective_to)",
         "AND (p.effective_to IS NULL OR $day <= p.effective_to)",
         (PRICES,),
@@ -61,7 +61,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "sql-effective-from-exclusive",
-        "aggregator/rollup.py",
+        "aggregator/queries/priced.sql",
         "AND (p.effective_from IS NULL OR p.effective_from <= $day)",
         "AND (p.effective_from IS NULL OR p.effective_from < $day)",
         (PRICES,),
@@ -69,7 +69,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "sql-star-region-preferred",
-        "aggregator/rollup.py",
+        "aggregator/queries/priced.sql",
         "(p.region <> '*') DESC",
         "(p.region <> '*') ASC",
         (PRICES,),
@@ -77,7 +77,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "sql-undated-model-preferred",
-        "aggregator/rollup.py",
+        "aggregator/queries/priced.sql",
         "ORDER BY (p.model = r.model) DESC",
         "ORDER BY (p.model = r.model) ASC",
         (PRICES,),
@@ -85,7 +85,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "sql-reported-region-beats-map",
-        "aggregator/rollup.py",
+        "aggregator/queries/priced.sql",
         "coalesce(d.region, CASE WHEN d.deployment IS NULL THEN star.region END, g.reported_region) AS region",
         "coalesce(g.reported_region, d.region, CASE WHEN d.deployment IS NULL THEN star.region END) AS region",
         (PRICES,),
@@ -93,7 +93,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "sql-no-output-price-billed-at-zero",
-        "aggregator/rollup.py",
+        "aggregator/queries/priced.sql",
         "            WHEN r.completion_tokens > 0 AND c.output_per_1m IS NULL THEN 'no_output_price'\n",
         "",
         (PRICES,),
@@ -101,7 +101,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "sql-cached-billed-as-input-twice",
-        "aggregator/rollup.py",
+        "aggregator/queries/priced.sql",
         "THEN (prompt_tokens - cached_tokens)::DECIMAL(38,0) * input_per_1m * per_token",
         "THEN prompt_tokens::DECIMAL(38,0) * input_per_1m * per_token",
         (ROLLUP_RULES,),
@@ -109,7 +109,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "sql-cached-price-falls-back-to-zero",
-        "aggregator/rollup.py",
+        "aggregator/queries/priced.sql",
         "THEN cached_tokens::DECIMAL(38,0) * coalesce(cached_input_per_1m, input_per_1m) * per_token",
         "THEN cached_tokens::DECIMAL(38,0) * coalesce(cached_input_per_1m, 0) * per_token",
         (ROLLUP_RULES,),
@@ -117,23 +117,23 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "sql-reasoning-added-to-total",
-        "aggregator/rollup.py",
-        "(p.input_cost + p.cached_input_cost + p.output_cost)::{COST_TYPE} AS token_cost",
-        "(p.input_cost + p.cached_input_cost + p.output_cost + p.reasoning_cost)::{COST_TYPE} AS token_cost",
+        "aggregator/queries/final.sql",
+        "(p.input_cost + p.cached_input_cost + p.output_cost)::{{COST}} AS token_cost",
+        "(p.input_cost + p.cached_input_cost + p.output_cost + p.reasoning_cost)::{{COST}} AS token_cost",
         (ROLLUP_RULES,),
         "reasoning cost is part of output cost: shown, never added again",
     ),
     Mutation(
         "sql-failed-counts-4xx-as-success",
         "aggregator/rollup.py",
-        "count(*) FILTER (WHERE status_code < 400) AS successful",
-        "count(*) FILTER (WHERE status_code <= 400) AS successful",
+        "count(*) FILTER (WHERE r.status_code < 400) AS successful",
+        "count(*) FILTER (WHERE r.status_code <= 400) AS successful",
         (ROLLUP_RULES,),
         "a 400 is a failed request",
     ),
     Mutation(
         "sql-unsplit-tokens-priced",
-        "aggregator/rollup.py",
+        "aggregator/queries/priced.sql",
         "            WHEN r.unsplit_tokens > 0 THEN 'tokens_not_split'\n",
         "",
         (ROLLUP_RULES,),
@@ -141,7 +141,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "sql-ptu-deployment-priced-per-token",
-        "aggregator/rollup.py",
+        "aggregator/queries/priced.sql",
         "CASE WHEN ptu.deployment IS NOT NULL THEN 'provisioned'",
         "CASE WHEN false THEN 'provisioned'",
         (ROLLUP_RULES,),
@@ -216,10 +216,10 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "py-focus-ptu-hours-not-divided-by-rate",
         "aggregator/focus.py",
-        'ptu_hours = (row["ptu_cost"] / rate).quantize(QUANTITY_SCALE)',
-        'ptu_hours = row["ptu_cost"].quantize(QUANTITY_SCALE)',
+        "hours = (cost / hourly).quantize(QUANTITY_SCALE) if hourly else None",
+        "hours = cost.quantize(QUANTITY_SCALE) if hourly else None",
         (FOCUS_RULES,),
-        "PTU shares are exported in PTU-hours at the hourly rate",
+        "a PTU share's consumed quantity is its PTU-hours at the hourly rate",
     ),
     # -- exactly once (consumer/partition.py, consumer/flush_state.py, schemas/reassembler.py) -------------------
     Mutation(

@@ -44,6 +44,8 @@ EXPECTED_ROLES = {
     ("storage.bicep", BLOB_READER, CONTAINER, "jobPrincipalId"),  # the config container: read only
     ("storage.bicep", BLOB_CONTRIBUTOR, CONTAINER, "deployerPrincipalId"),  # `chargeback config push`
     ("registry.bicep", ACR_PULL, REGISTRY, "principalId"),
+    # a custom role (no built-in GUID): its four actions are checked in tests/unit/infra/test_finops_infra.py
+    ("finops-apim.bicep", None, "Microsoft.ApiManagement/service", "enforcerPrincipalId"),
 }
 # How main.bicep feeds those principals: module symbol -> param -> rendered expression.
 EXPECTED_PRINCIPAL_WIRING = {
@@ -53,6 +55,7 @@ EXPECTED_PRINCIPAL_WIRING = {
     ("eventHubs", "receiverPrincipalId"): "identities.outputs.consumerPrincipalId",
     ("storage", "consumerPrincipalId"): "identities.outputs.consumerPrincipalId",
     ("storage", "jobPrincipalId"): "identities.outputs.jobPrincipalId",
+    ("finopsApim", "enforcerPrincipalId"): "identities.outputs.jobPrincipalId",
     ("storage", "apiPrincipalId"): "deployApi ? identities.outputs.apiPrincipalId : ''",
     ("storage", "deployerPrincipalId"): "deployerPrincipalId",
     ("registry", "pullPrincipalIds"): (

@@ -15,7 +15,7 @@ from schemas.lake import open_location
 from tests.unit.aggregator import handcomputed as hc
 from tests.unit.aggregator.cli_app import invoke
 from tests.unit.aggregator.lake_builder import LakeBuilder
-from tests.unit.aggregator.pricing_fixture import DEPLOYMENTS, PTU, SHEET
+from tests.unit.aggregator.pricing_fixture import DEPLOYMENTS, PTU, SHEET, TEAMS
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,12 @@ def test_config_files_from_blob_price_the_month_and_are_recorded(azurite):
     config = service.get_container_client("config")
     config.create_container()
     urls = {}
-    for name, text in (("prices.csv", SHEET), ("deployments.csv", DEPLOYMENTS), ("ptu.json", PTU)):
+    for name, text in (
+        ("prices.csv", SHEET),
+        ("deployments.csv", DEPLOYMENTS),
+        ("ptu.json", PTU),
+        ("teams.csv", TEAMS),
+    ):
         config.upload_blob(f"finops/{name}", text.encode())
         urls[name] = f"{azurite.blob_endpoint}/config/finops/{name}"
     env = {
@@ -38,6 +43,7 @@ def test_config_files_from_blob_price_the_month_and_are_recorded(azurite):
         "CHARGEBACK_PRICE_SHEET": urls["prices.csv"],
         "CHARGEBACK_DEPLOYMENTS_CONFIG": urls["deployments.csv"],
         "CHARGEBACK_PTU_CONFIG": urls["ptu.json"],
+        "CHARGEBACK_TEAMS_CONFIG": urls["teams.csv"],
     }
     for day in (hc.DAY_A, hc.DAY_B):
         result = invoke(["aggregate", "--date", day.isoformat()], env)
@@ -46,7 +52,7 @@ def test_config_files_from_blob_price_the_month_and_are_recorded(azurite):
     query = "SELECT team, sum(total_cost) AS cost FROM chargeback_daily WHERE date = ? GROUP BY team"
     rows = invoke(["sql", query.replace("?", f"'{hc.DAY_A}'"), "--format", "json"], env)
     costs = {r["team"]: Decimal(r["cost"]) for r in json.loads(rows.output) if r["cost"] is not None}
-    assert costs["a"] == hc.TEAM_DAY_COST[(hc.DAY_A, "a")], "priced with the sheet read from Blob"
+    assert costs["a"] == hc.TEAM_DAY_COST[(hc.DAY_A, "a")], "priced with the sheet and teams map read from Blob"
 
     runs = invoke(["sql", "SELECT * FROM aggregation_runs ORDER BY started_at", "--format", "json"], env)
     first, second = json.loads(runs.output)

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 
 from aggregator.aggregate import aggregate_days
 from aggregator.lakeio import open_lake
+from finops.cli import run_budgets
 from schemas.lake import open_location
 from tests.support.entra import LocalEntra, local_entra
 from tests.support.ports import free_port, wait_for_port
@@ -29,6 +31,20 @@ pytestmark = pytest.mark.integration
 
 CHARGEBACK = str(Path(sys.executable).with_name("chargeback"))
 CHROMIUM = "/usr/bin/chromium"
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +64,10 @@ def served(tmp_path_factory: pytest.TempPathFactory, entra: LocalEntra) -> Itera
     builder.usage([extra["late"]])
     settings = write_config(base / "config", str(root))
     aggregate_days(open_lake(str(root)), [hc.DAY_A, hc.DAY_B], settings)
+    budgets = base / "budgets.csv"
+    budgets.write_text("budget_id,scope,period,amount,unit\nteam-a,team=a,month,300,USD\n")
+    with _environment(env_for(settings) | {"CHARGEBACK_BUDGETS_CONFIG": str(budgets)}):
+        run_budgets(hc.DAY_B, str(root))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEBACK_")}
     env |= env_for(settings) | entra.env()
@@ -114,6 +134,12 @@ def test_dashboard_shows_the_apis_numbers(served: str, entra: LocalEntra) -> Non
             assert shown == expected and len(shown) == len(api["teams"]) >= 4
             total = page.get_attribute(".kpi[data-currency='USD']", "data-total")
             assert Decimal(total or "0") == Decimal("975.53")
+            page.wait_for_selector("body[data-budgets-loaded='1']")
+            budget = httpx.get(
+                f"{served}/api/v1/budgets/status", headers={"Authorization": f"Bearer {all_token}"}
+            ).json()["rows"][0]
+            assert page.get_attribute("#budgets tr[data-budget='team-a']", "data-spend") == budget["spend"]
+            assert Decimal(budget["spend"]) == Decimal("396.46")
             page.click("#teams tbody tr[data-team='a']")
             page.wait_for_selector("body[data-drilled-team='a']")
             assert page.query_selector_all("#drill-days tbody tr")

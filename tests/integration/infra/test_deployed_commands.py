@@ -56,11 +56,11 @@ DEPLOYMENTS = "deployment,deployment_type,region\ngpt-4.1,global,\n"
 PTU = '{"provisioned": []}\n'
 
 
-def _deployed(azurite) -> Evaluator:
+def _deployed(azurite, **params: str) -> Evaluator:
     """The Bicep evaluated with Azurite as the storage account, whose containers are created as provisioning would."""
     from azure.storage.blob import BlobServiceClient
 
-    deployed = Evaluator(MAIN_PARAMS, runtime={BLOB_ENDPOINT: f"{azurite.blob_endpoint}/"})
+    deployed = Evaluator(MAIN_PARAMS | params, runtime={BLOB_ENDPOINT: f"{azurite.blob_endpoint}/"})
     containers = deployed.resource_names("storage", "Microsoft.Storage/storageAccounts/blobServices/containers")
     with BlobServiceClient.from_connection_string(azurite.connection_string, api_version="2025-01-05") as service:
         for name in containers:
@@ -174,14 +174,29 @@ def _http_ok(port: int, path: str) -> bool:
         return False
 
 
+def _every_container(deployed: Evaluator) -> dict[str, object]:
+    """Every container of every Container App and Job any module deploys, by `module/resource`."""
+    found = {}
+    for module in deployed.deployment.main.modules:
+        scope = deployed.module(module)
+        for type_ in ("Microsoft.App/containerApps", "Microsoft.App/jobs"):
+            for resource in scope.template.resources_of_type(type_):
+                if not resource.existing:
+                    found[f"{module}/{resource.symbol}"] = deployed.container(module, resource.symbol)
+    return found
+
+
 def test_every_setting_the_bicep_sets_is_read_and_every_config_file_is_wired(azurite):
-    deployed = _deployed(azurite)
-    app = deployed.container("containerApps", "consumer")
-    job = deployed.container("containerApps", "aggregationJob")
+    deployed = _deployed(azurite, apiAudience="api://chargeback-test")  # the optional API app deployed too
+    containers = _every_container(deployed)
+    assert {"containerApps/consumer", "containerApps/aggregationJob", "apiApp/api"} <= set(containers)
+    app = containers["containerApps/consumer"]
+    job = containers["containerApps/aggregationJob"]
     reads = _code_reads()
-    for name, container in (("consumer", app), ("job", job)):
+    for name, container in containers.items():
         unread = sorted(set(container.env) - reads - SDK_ENV_NAMES)
         assert unread == [], f"{name}: the Bicep sets {unread}, which no code reads"
+        assert container.command[0] == "chargeback", f"{name} runs {container.command}"
     from consumer.settings import ConsumerSettings
 
     _, required = settings_env_names(ConsumerSettings)

@@ -9,7 +9,7 @@ from aggregator.aggregate import aggregate_days
 from aggregator.lakeio import open_lake
 from tests.unit.aggregator import handcomputed as hc
 from tests.unit.aggregator.cli_app import invoke
-from tests.unit.aggregator.pricing_fixture import DEPLOYMENTS, PTU, SHEET
+from tests.unit.aggregator.pricing_fixture import DEPLOYMENTS, PTU, SHEET, TEAMS
 
 
 def _runs(env: dict[str, str]) -> list[dict]:
@@ -32,6 +32,7 @@ def test_a_run_records_its_days_config_digests_and_row_counts(aggregated_lake):
         "price sheet": (str(config / "prices.csv"), hashlib.sha256(SHEET.encode()).hexdigest()),
         "deployments map": (str(config / "deployments.csv"), hashlib.sha256(DEPLOYMENTS.encode()).hexdigest()),
         "PTU config": (str(config / "ptu.json"), hashlib.sha256(PTU.encode()).hexdigest()),
+        "teams map": (str(config / "teams.csv"), hashlib.sha256(TEAMS.encode()).hexdigest()),
     }
     assert run["usage_files"] > 0 and len(run["run_id"]) == 32
 

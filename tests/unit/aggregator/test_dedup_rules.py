@@ -1,5 +1,5 @@
 """Deduplication by record_id: the row first enqueued wins (time, then partition, then sequence number), wherever the
-copies are; and the chargeback key built from the tags map (team, canonical tags) per group."""
+copies are; and the chargeback key built from the configured tag dimensions (canonical tags) per group."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ from hypothesis import strategies as st
 
 from aggregator.dedup import EXTRA_COPIES_SQL, duplicated_hashes, extra_copies
 from aggregator.deployments import DEPLOYMENTS_SCHEMA
+from aggregator.dimensions import TagDimensions
 from aggregator.lakeio import local_day_files, open_lake
 from aggregator.prices import PRICES_SCHEMA
 from aggregator.ptu import PtuConfig
 from aggregator.rollup import roll_up_day
+from aggregator.teams import parse_teams
 from schemas.lake import open_location
 from tests.support.profiles import examples
 from tests.unit.aggregator.lake_builder import LakeBuilder, usage_row
@@ -26,7 +28,13 @@ DAY = date(2026, 11, 10)
 T0 = datetime(2026, 11, 10, 10, 0, tzinfo=UTC)
 
 
-def roll_up(root: Path, team_tag: str = "team") -> list[dict]:
+# The lake builder's rows come from subscription sub-1; shared here, so each row's team tag names its team.
+SHARED = parse_teams(
+    "subscription_id,team,shared_teams\nsub-1,platform,time;partition;sequence;exact;replayed;single;a;prod\n", "test"
+)
+
+
+def roll_up(root: Path, team_tag: str = "team", dimensions: str = "") -> list[dict]:
     location = open_lake(str(root))
     with local_day_files(location, "usage", DAY) as files:
         tables = roll_up_day(
@@ -36,6 +44,8 @@ def roll_up(root: Path, team_tag: str = "team") -> list[dict]:
             deployments=DEPLOYMENTS_SCHEMA.empty_table(),
             ptu=PtuConfig(),
             team_tag=team_tag,
+            teams=SHARED,
+            dimensions=TagDimensions.parse(dimensions),
         )
     return tables["chargeback_daily"].to_pylist()
 
@@ -91,13 +101,13 @@ def test_a_day_without_duplicates_and_tags_in_any_order_make_one_key(tmp_path: P
     untagged = usage_row(when=T0, team=None, prompt=30, completion=3)
     builder.usage([first, second, untagged])
 
-    rows = sorted(roll_up(tmp_path / "lake"), key=lambda r: r["tags"])
-    assert [(r["team"], r["tags"], r["requests"], r["prompt_tokens"]) for r in rows] == [
-        ("a", '{"env":"prod","team":"a"}', 2, 30),
-        (None, "{}", 1, 30),
+    rows = sorted(roll_up(tmp_path / "lake", dimensions="team,env"), key=lambda r: r["tags"])
+    assert [(r["team"], r["attribution"], r["tags"], r["requests"], r["prompt_tokens"]) for r in rows] == [
+        ("a", "header", '{"env":"prod","team":"a"}', 2, 30),
+        ("platform", "mapped", "{}", 1, 30),
     ]
     by_env = roll_up(tmp_path / "lake", team_tag="env")
-    assert sorted((r["team"] or "", r["requests"]) for r in by_env) == [("", 1), ("prod", 2)]
+    assert sorted((r["team"], r["tags"], r["requests"]) for r in by_env) == [("platform", "{}", 1), ("prod", "{}", 2)]
 
 
 def test_duplicated_hashes_are_the_values_seen_more_than_once():

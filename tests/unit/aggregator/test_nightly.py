@@ -110,7 +110,14 @@ def test_first_failure_decides_the_exit_code_and_dependants_are_skipped(tmp_path
 def test_all_ok_raises_nothing_and_skip_validates_names(tmp_path):
     ctx = NightlyContext(AggregatorSettings(), open_location(str(tmp_path)))
     raise_for(run_steps(ctx, [_step("a"), _step("b", needs=("a",))]))
-    assert [s.name for s in select(STEPS, ["retention"])] == ["aggregate", "compact"]
+    assert [s.name for s in select(STEPS, ["retention"])] == [
+        "aggregate",
+        "compact",
+        "budgets",
+        "alerts",
+        "enforce",
+        "notify",
+    ]
     with pytest.raises(ChargebackError) as info:
         select(STEPS, ["budget"])
     assert info.value.exit_code == 2

@@ -45,7 +45,9 @@ def exported(tmp_path_factory) -> list[dict]:
             usage_row(when=datetime(2026, 12, 1, 0, 0, tzinfo=UTC), team="december", prompt=5, completion=5),
         ]
     )
-    settings = write_config(tmp_path / "config", str(root))
+    # The teams map bills sub-finance to finance; sub-1 (the builder's default) is shared: callers name ptu/december.
+    teams = "subscription_id,team,shared_teams\nsub-finance,finance,\nsub-1,platform,ptu;december\n"
+    settings = write_config(tmp_path / "config", str(root), teams=teams)
     aggregate_days(open_lake(str(root)), [LAST_DAY, NEXT_FIRST], settings)
     table = focus_rows(open_lake(str(root)), date(2026, 11, 1), billing_account_id="acct", billing_account_name="A")
     return table.to_pylist()
@@ -108,10 +110,15 @@ def test_token_classes_are_priced_per_1m_at_hand_computed_figures(exported):
         assert row["SkuId"] == "gpt-4.1|global|*|2026-11-15"
 
 
-def test_a_ptu_share_is_exported_in_ptu_hours_at_the_hourly_rate(exported):
-    """The day's PTU cost, 10 PTU x 2.00 x 24 = 480, all to the only user that day: 240 PTU-hours at 2.00."""
+def test_a_ptu_share_is_exported_as_its_allocated_cost_with_the_ptu_hours_consumed(exported):
+    """The day's PTU cost, 10 PTU x 2.00 x 24 = 480, all to the only user that day: billed as one 'PTU Allocation'
+    priced at the share (exact at any rate precision, issue 14), standing for 240 PTU-hours at 2.00."""
     (row,) = [r for r in exported if r["x_Team"] == "ptu"]
     assert row["BilledCost"] == Decimal(480)
-    assert row["ConsumedQuantity"] == row["PricingQuantity"] == Decimal(240)
-    assert row["ListUnitPrice"] == Decimal(2)
-    assert (row["PricingUnit"], row["PricingCategory"], row["x_TokenClass"]) == ("PTU-Hours", "Other", None)
+    assert (row["PricingQuantity"], row["ListUnitPrice"]) == (Decimal(1), Decimal(480))
+    assert (row["ConsumedQuantity"], row["ConsumedUnit"], row["x_PtuHourlyRate"]) == (
+        Decimal(240),
+        "PTU-Hours",
+        Decimal(2),
+    )
+    assert (row["PricingUnit"], row["PricingCategory"], row["x_TokenClass"]) == ("PTU Allocation", "Other", None)

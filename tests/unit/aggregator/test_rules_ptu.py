@@ -104,7 +104,13 @@ def test_a_day_costs_ptu_count_times_hourly_rate_times_24(tmp_path: Path):
 
 @pytest.mark.parametrize(
     ("change", "value"),
-    [("ptu_count", 0), ("hourly_rate", "-1"), ("hourly_rate", "0.000000001"), ("currency", "usd"), ("deployment", "")],
+    [
+        ("ptu_count", 0),
+        ("hourly_rate", "-1"),
+        ("hourly_rate", "0.000000000000001"),  # 15 decimals: a rate keeps at most 14 (aggregator/money.py)
+        ("currency", "usd"),
+        ("deployment", ""),
+    ],
 )
 def test_a_ptu_period_with_a_bad_field_is_refused(tmp_path: Path, change: str, value: object):
     """At least one PTU, a non-negative rate of at most 8 decimals, an ISO currency code and a deployment name."""

@@ -118,4 +118,5 @@ def test_a_ptu_deployment_is_billed_its_ptu_cost_and_nothing_per_token(tmp_path:
     assert (row["pricing_status"], row["deployment_type"]) == ("ptu", "provisioned")
     assert row["token_cost"] == 0
     assert row["ptu_cost"] == row["total_cost"] == Decimal(36)
-    assert json.loads(row["tags"]) == {"team": "a"}
+    # No teams map here: the row is unmapped, and the team tag is no dimension unless configured (issue 14).
+    assert (row["team"], row["attribution"], json.loads(row["tags"])) == (None, "unmapped", {})

@@ -246,3 +246,14 @@ def test_devhub_port_already_in_use(tmp_path, standalone):
         else:
             line = one_line(invoke(["devhub", "--port", port]), ExitCode.UNAVAILABLE)
     assert f"127.0.0.1:{port}" in line
+
+
+def test_consume_lake_that_cannot_be_created(tmp_path, consumer_env):
+    (tmp_path / "file").write_text("")
+    done = run(
+        ["consume", "--until-idle", "1"],
+        consumer_env | {"CHARGEBACK_LAKE_URL": str(tmp_path / "file" / "lake")},
+        tmp_path,
+    )
+    line = the_line(done.returncode, done.stderr, ExitCode.UNAVAILABLE)
+    assert "CHARGEBACK_LAKE_URL" in line

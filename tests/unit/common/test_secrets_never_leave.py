@@ -61,6 +61,9 @@ def aggregator_cases(lake: Path, out: Path) -> list[tuple[list[str], dict[str, s
         ["export", "focus", "--month", "2026-11", "--out", str(out / "f.csv")],
         ["compact", "--date", "2026-11-10"],
         ["retention", "apply"],
+        ["nightly"],
+        ["budgets", "evaluate"],
+        ["alerts", "evaluate"],
     ]
     # Refused before any I/O: every command.
     configuration = [
@@ -102,6 +105,8 @@ def test_aggregator_prices_and_policy_failures_keep_secrets(tmp_path):
         *aggregator_cases(lake, out),
         (["prices", "import", f"https://prices.example/retail.json?sv=1&sig={SIG}"], {}),
         (["prices", "import", str(response), "--rename", f"AccountKey:{KEY}"], {}),
+        (["config", "push", "--prices", str(response), "--config-url", f"{EMULATOR_LAKE}?sig={SIG}"], {}),
+        (["config", "push", "--config-url", EMULATOR_LAKE], {"CHARGEBACK_STORAGE_CONNECTION_STRING": MISTYPED_STORAGE}),
         (simulate, {}),
         ([*simulate[:3], str(response), *simulate[4:], "--named-value", f"SharedAccessKey:{SAK}"], {}),
         ([*simulate, "--header", f"Authorization Bearer {BEARER}"], {}),

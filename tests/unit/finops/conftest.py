@@ -27,9 +27,9 @@ def invoke(monkeypatch: pytest.MonkeyPatch) -> Invoke:
     return run
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def month_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The scenario month (tests/unit/finops/month.py), aggregated once per module; tests copy it if they write."""
+    """The scenario month (tests/unit/finops/month.py), aggregated once per session; tests get a copy to write to."""
     return build_month(tmp_path_factory.mktemp("month"))
 
 

@@ -68,7 +68,8 @@ def build_month(tmp_path: Path) -> dict[str, str]:
     days = [FIRST + timedelta(days=n) for n in range(DAYS)]
     for day in days:
         builder.usage(day_rows(day))
-    settings = write_config(tmp_path / "config", str(root))
+    teams_map = "subscription_id,team\n" + "".join(f"{s},{t}\n" for t, s in TEAMS.items())
+    settings = write_config(tmp_path / "config", str(root), teams=teams_map)
     aggregate_days(open_lake(str(root)), days, settings)
     budgets = tmp_path / "budgets.csv"
     budgets.write_text(BUDGETS_CSV)

@@ -6,6 +6,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from finops.budgets_file import Scope, in_force, parse_budgets
 from finops.errors import BudgetsConfigError
@@ -46,7 +48,7 @@ def test_every_bad_cell_is_one_line_naming_row_and_column():
     with pytest.raises(BudgetsConfigError) as caught:
         parse_budgets(text, "b.csv")
     lines = str(caught.value).splitlines()
-    assert lines[0].startswith("b.csv: ")
+    assert lines[0] == "b.csv: 15 problems, first " + lines[1]
     expected = [
         "row 3, column budget_id:",
         "row 4, column scope:",
@@ -81,6 +83,8 @@ def test_every_bad_cell_is_one_line_naming_row_and_column():
             "row 3, column effective_from: budget 'a' overlaps the version on row 2",
         ),
         (HEADER + "a,team=a,month,1,USD,,,,,\na,team=b,month,2,USD,,,2026-05-01,,\n", "overlaps"),
+        (HEADER + "a,team=a,month,1e999,USD,,,,,\n", "row 2, column amount: '1e999': at most 24 digits"),
+        (HEADER + "a,team=a,month,0.000000000000001,USD,,,,,\n", "row 2, column amount: .* 14 after"),
     ],
 )
 def test_file_level_problems(text, message):
@@ -103,3 +107,52 @@ def test_the_command_exits_3_with_the_problems_and_no_traceback(invoke, tmp_path
     path.write_text(HEADER + "a,team=a,month,10,USD,,,,,\n")
     result = invoke(["budgets", "check"], {"CHARGEBACK_BUDGETS_CONFIG": str(path)})
     assert result.exit_code == 0 and "1 budget rows OK (sha256:" in result.output
+
+
+_cells = st.one_of(
+    st.sampled_from(
+        [
+            "",
+            "team=a",
+            "month",
+            "quarter",
+            "100",
+            "USD",
+            "tokens",
+            "50/80/100",
+            "suspend",
+            "2026-01-01",
+            "true",
+            "all",
+            "tag:project=x",
+            "2026-11-01..2026-11-30",
+            "-1",
+            "1e999",
+            "NaN",
+            '"',
+            "a,b",
+        ]
+    ),
+    st.text(max_size=12),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_cells, min_size=1, max_size=11), max_size=6), st.booleans())
+def test_any_file_parses_or_is_refused_as_configuration_never_a_crash(rows, with_header):
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    if with_header:
+        writer.writerow(HEADER.strip().split(","))
+    writer.writerows(rows)
+    try:
+        budgets = parse_budgets(buffer.getvalue(), "fuzz.csv")
+    except BudgetsConfigError as exc:
+        assert str(exc).startswith("fuzz.csv: ")
+    else:
+        assert with_header or not budgets
+        for budget in budgets:
+            assert budget.amount > 0 and budget.thresholds == tuple(sorted(set(budget.thresholds)))

@@ -50,13 +50,13 @@ def test_each_crossing_and_alert_is_delivered_once_in_each_format(invoke, month)
         assert result.exit_code == 0, result.output
         generic = [r.json() for r in server.requests if r.path.startswith("/generic/")]
         alert_keys = {k for (k,) in _sql(month, "SELECT 'alert:' || alert_id FROM alerts")}
-        assert len(alert_keys) == 2
+        assert len(alert_keys) == 3
         assert {b["dedup_key"] for b in generic} == EXPECTED_KEYS | alert_keys
-        assert len(generic) == 6
+        assert len(generic) == 7
         beta = next(b for b in generic if b["dedup_key"] == "budget:beta-monthly:2026-11-01:100")
         assert beta["severity"] == "critical" and beta["kind"] == "budget" and "322.29 of 300.00 USD" in beta["text"]
         slack = [r.json() for r in server.requests if r.path.startswith("/slack/")]
-        assert len(slack) == 6 and all(b["text"].startswith("[") and b["blocks"] for b in slack)
+        assert len(slack) == 7 and all(b["text"].startswith("[") and b["blocks"] for b in slack)
         teams = [r.json() for r in server.requests if r.path.startswith("/teams/")]
         # critical only: beta 100%, alpha 100%, the 5xx alert (25% > 2 x 5%)
         assert len(teams) == 3
@@ -70,7 +70,7 @@ def test_each_crossing_and_alert_is_delivered_once_in_each_format(invoke, month)
         assert again.exit_code == 0 and "0 notifications delivered" in again.output
         assert len(server.requests) == sent  # deduplicated per alert and channel
     rows = _sql(month, "SELECT channel, status, attempts, host FROM notifications")
-    assert len(rows) == 15 and {r[1] for r in rows} == {"delivered"} and {r[3] for r in rows} == {"127.0.0.1"}
+    assert len(rows) == 17 and {r[1] for r in rows} == {"delivered"} and {r[3] for r in rows} == {"127.0.0.1"}
 
 
 def test_transient_failures_are_retried_and_every_delivery_recorded(invoke, month):
@@ -136,3 +136,17 @@ def test_a_bad_webhook_setting_is_exit_3_without_echoing_the_url(invoke, month, 
     assert result.exit_code == 3, result.output
     assert "CHARGEBACK_WEBHOOKS" in result.output and "Traceback" not in result.output
     assert "example.com" not in result.output
+
+
+def test_slack_control_characters_from_the_ledger_are_escaped():
+    from datetime import date
+
+    from finops.notify import Notice, body
+
+    notice = Notice(
+        "alert:x", "alert", "warning", "latency_p95 on deployment=<!channel>", "a & <b>", "s", date(2026, 11, 1), False
+    )
+    slack = body(notice, "slack")
+    assert "<!channel>" not in slack["text"] and "&lt;!channel&gt;" in slack["text"]
+    assert slack["blocks"][1]["text"]["text"].endswith("a &amp; &lt;b&gt;")
+    assert body(notice, "generic")["title"] == notice.title  # JSON carries it as data, unchanged

@@ -79,11 +79,12 @@ def test_alerts_over_the_month_are_exactly_the_planted_ones(invoke, month):
     assert result.exit_code == 0, result.output
     alerts = _sql(month, "SELECT date, rule, scope, severity FROM alerts ORDER BY date, rule, scope")
     assert alerts == [
+        (m.SPIKE_DAY, "cost_spike", "all", "warning"),  # the estate's pay-as-you-go cost too
         (m.SPIKE_DAY, "cost_spike", "team=alpha", "warning"),
         (m.FAILING_DAY, "error_rate_5xx", "deployment=o4-mini", "critical"),
     ]
     ((actual, expected, threshold, provisional),) = _sql(
-        month, "SELECT actual, expected, threshold, provisional FROM alerts WHERE rule = 'cost_spike'"
+        month, "SELECT actual, expected, threshold, provisional FROM alerts WHERE scope = 'team=alpha'"
     )
     # baseline: the 14 days before the spike, 11-06..11-19: nine at the old gpt-4.1 price, five at the new one
     baseline = sorted([float(20 * GPT_BEFORE + 20 * MINI)] * 9 + [float(20 * GPT_AFTER + 20 * MINI)] * 5)
@@ -164,6 +165,7 @@ def test_unpriced_usage_is_shown_beside_never_as_zero_cost(invoke, month, tmp_pa
         price_sheet=month["CHARGEBACK_PRICE_SHEET"],
         deployments_config=month["CHARGEBACK_DEPLOYMENTS_CONFIG"],
         ptu_config=month["CHARGEBACK_PTU_CONFIG"],
+        teams_config=month["CHARGEBACK_TEAMS_CONFIG"],
     )
     aggregate_days(open_lake(month["CHARGEBACK_LAKE_URL"]), [day], settings)
     assert invoke(["budgets", "evaluate", "--as-of", "2026-11-30"], month).exit_code == 0
@@ -173,3 +175,58 @@ def test_unpriced_usage_is_shown_beside_never_as_zero_cost(invoke, month, tmp_pa
     assert spend == Decimal("322.29") and (tokens, requests) == (3_000_000, 3)
     assert invoke(["alerts", "evaluate", "--as-of", "2026-11-30", "--days", "0"], month).exit_code == 0
     assert _sql(month, "SELECT rule, scope FROM alerts") == [("unpriced_share", "all")]
+
+
+def test_the_report_section_shows_budget_versus_actual_and_the_month_alerts(invoke, month):
+    from aggregator.settings import AggregatorSettings
+    from aggregator.views import lake_connection
+    from finops.report import finops_sections
+    from schemas.lake import open_location
+
+    settings = AggregatorSettings(price_sheet=month["CHARGEBACK_PRICE_SHEET"])
+    empty = lake_connection(open_location(month["CHARGEBACK_LAKE_URL"]), settings)
+    with empty:
+        assert "No budget was evaluated" in finops_sections(empty, date(2026, 11, 1))
+    for day in ("2026-11-20", "2026-11-30"):
+        assert invoke(["budgets", "evaluate", "--as-of", day], month).exit_code == 0
+    assert invoke(["alerts", "evaluate", "--as-of", "2026-11-30", "--days", "29"], month).exit_code == 0
+    con = lake_connection(open_location(month["CHARGEBACK_LAKE_URL"]), settings)
+    with con:
+        html = finops_sections(con, date(2026, 11, 1))
+        december = finops_sections(con, date(2026, 12, 1))
+    assert "<td>beta-monthly</td><td>team=beta</td>" in html
+    assert '<td class="n">322.29</td><td class="n">107.4%</td>' in html  # the latest evaluation (11-30) wins
+    assert "<td>50%/80%/100%</td>" in html
+    assert "<td>cost_spike</td><td>team=alpha</td>" in html and "<td>error_rate_5xx</td>" in html
+    assert "No budget was evaluated" in december and "No alert this month" in december
+
+
+def test_the_report_command_carries_the_budget_and_alert_sections(invoke, month, tmp_path):
+    assert invoke(["budgets", "evaluate", "--as-of", "2026-11-30"], month).exit_code == 0
+    assert invoke(["alerts", "evaluate", "--as-of", "2026-11-30", "--days", "29"], month).exit_code == 0
+    out = tmp_path / "report.html"
+    result = invoke(["report", "--month", "2026-11", "--out", str(out)], month)
+    assert result.exit_code == 0, result.output
+    html = out.read_text()
+    assert html.index('<h2 id="budgets">') < html.index('<h2 id="alerts">') < html.rindex("<script>")
+    assert "<td>beta-monthly</td>" in html and "<td>error_rate_5xx</td>" in html
+
+
+def test_hostile_names_in_the_ledger_are_escaped_in_the_report(tmp_path):
+    from aggregator.settings import AggregatorSettings
+    from aggregator.views import lake_connection
+    from finops.alerts import Alert
+    from finops.ledger import write_partition
+    from finops.report import finops_sections
+    from schemas.lake import open_location
+
+    location = open_location(str(tmp_path / "lake"))
+    location.ensure_root()
+    evil = "deployment=<img src=x onerror=alert(1)>"
+    row = Alert("latency_p95", evil, "p95_ms", 9000.0, None, 2000.0, "warning", "<b>detail</b>").row(
+        date(2026, 11, 3), False
+    )
+    write_partition(location, "alerts", "2026-11-03", [row])
+    with lake_connection(location, AggregatorSettings()) as con:
+        html = finops_sections(con, date(2026, 11, 1))
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html and "&lt;b&gt;detail" in html

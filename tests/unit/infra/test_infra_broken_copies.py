@@ -38,8 +38,15 @@ def broken_copy(tmp_path: Path, file: str, old: str, new: str) -> Path:
 def _env_rule(deployment: Deployment) -> list[str]:
     from aggregator.settings import AggregatorSettings
     from consumer.settings import ConsumerSettings
+    from finops.settings import FinopsSettings
 
-    return rules.env_name_problems(deployment, {"consumer": ConsumerSettings, "aggregationJob": AggregatorSettings})
+    return rules.env_name_problems(
+        deployment,
+        {
+            "consumer": ConsumerSettings,
+            "aggregationJob": type("NightlyJobSettings", (AggregatorSettings, FinopsSettings), {}),
+        },
+    )
 
 
 BREAKS = [

@@ -131,8 +131,12 @@ def test_policy_files_are_loaded_with_fragment_ids_equal_to_file_stems(deploymen
 def test_app_environment_names_equal_the_settings_the_code_reads(deployment):
     from aggregator.settings import AggregatorSettings
     from consumer.settings import ConsumerSettings
+    from finops.settings import FinopsSettings
 
-    settings = {"consumer": ConsumerSettings, "aggregationJob": AggregatorSettings}
+    settings = {
+        "consumer": ConsumerSettings,
+        "aggregationJob": type("NightlyJobSettings", (AggregatorSettings, FinopsSettings), {}),
+    }
     assert rules.env_name_problems(deployment, settings) == []
     assert any(n.startswith("CHARGEBACK_") for n in deployment.main.outputs)
 
