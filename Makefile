@@ -12,9 +12,22 @@ MUTATE ?=
 MONO_PACKAGES := mono-mcs mono-runtime libnewtonsoft-json5.0-cil
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
+# `make test` spreads the suite over this many pytest-xdist workers (the machine has 2 cores).
+PYTEST_WORKERS ?= 2
+# Fault-suite size (calls per crash scenario): small in `make test`, full in `make reliability` and `make test-deep`.
+RELIABILITY_RECORDS ?= 5000
+RELIABILITY_FULL := 50000
+CHECKOV_ENV = CHECKOV_BIN=$(abspath $(CHECKOV_VENV))/bin/checkov
+# pytest exits 5 when it collected no test: every target here has tests, so that is a failure, said in one line
+# (never a silent pass, and never mistaken for a failing test).
+define pytest
+	status=0; $(1) || status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make $@: pytest collected no test (exit 5): check PYTEST_ARGS / -m / -k" >&2; fi; \
+	exit $$status
+endef
 
 
-.PHONY: openapi setup demo test test-unit reliability lint bench tools node-tools mono browser checkov clean mutation mutation-tool
+.PHONY: openapi setup demo test test-unit test-deep reliability lint typecheck bench tools node-tools mono browser checkov clean mutation mutation-tool
 
 setup: $(VENV)/.installed
 
@@ -65,20 +78,35 @@ $(CHECKOV_VENV)/.installed:
 
 tools: setup node-tools mono browser checkov
 
+# CI runs this on a clean clone. The slowest 25 tests are listed at the end of every run.
 test: tools
 	$(BIN)/ruff check .
-	CHECKOV_BIN=$(abspath $(CHECKOV_VENV))/bin/checkov $(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/mypy
+	$(call pytest,$(CHECKOV_ENV) RELIABILITY_RECORDS=$(RELIABILITY_RECORDS) $(BIN)/pytest -n $(PYTEST_WORKERS) \
+		--dist loadgroup --durations=25 $(PYTEST_ARGS))
 
-# The fault suite alone, printing its figures (RELIABILITY_RECORDS=N to change the size).
+# Nightly: everything at full strength (4x hypothesis examples, e2e on both lakes, the full fault suite).
+test-deep: tools
+	$(call pytest,$(CHECKOV_ENV) HYPOTHESIS_PROFILE=deep RELIABILITY_RECORDS=$(RELIABILITY_FULL) $(BIN)/pytest \
+		-n $(PYTEST_WORKERS) --dist loadgroup --durations=25 --lake-backend both $(PYTEST_ARGS))
+
+# The fault suite alone at full size, printing its figures (RELIABILITY_RECORDS=N to change the size).
+reliability: RELIABILITY_RECORDS = $(RELIABILITY_FULL)
 reliability: setup node-tools
-	$(BIN)/pytest tests/reliability -p no:randomly -s $(PYTEST_ARGS)
+	$(call pytest,RELIABILITY_RECORDS=$(RELIABILITY_RECORDS) $(BIN)/pytest tests/reliability -p no:randomly -s \
+		$(PYTEST_ARGS))
 
+# The fast loop: pure tests only, one process.
 test-unit: setup
-	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+	$(call pytest,$(BIN)/pytest tests/unit $(PYTEST_ARGS))
 
-lint: setup
+lint: setup typecheck
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# mypy: strict on common/ and schemas/, the other packages at the baseline in pyproject.toml.
+typecheck: setup
+	$(BIN)/mypy
 
 bench: tools
 	$(BIN)/python -m bench
@@ -88,7 +116,7 @@ openapi: setup
 	$(BIN)/python -m api.openapi docs/openapi.json
 
 clean:
-	rm -rf $(VENV) .cache node_modules .pytest_cache .ruff_cache .hypothesis .benchmarks
+	rm -rf $(VENV) .cache node_modules .pytest_cache .ruff_cache .mypy_cache .hypothesis .benchmarks
 
 # Mutation testing (issue 20; not part of `make test`): mutmut over the money and exactly-once modules, one module at
 # a time in its own scratch copy (.cache/mutation/), each mutant against that module's focused tests that ran the

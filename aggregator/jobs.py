@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from rich.progress import Progress
+from rich.progress import Progress, TaskID
 
 from aggregator.compact import CompactResult
 from aggregator.settings import AggregatorSettings
@@ -81,6 +81,6 @@ def retention_job(location: LakeLocation, settings: AggregatorSettings, *, dry_r
     return lines
 
 
-def _advance(progress: Progress | None, task: object) -> None:
+def _advance(progress: Progress | None, task: TaskID | None) -> None:
     if progress is not None and task is not None:
-        progress.advance(task)  # type: ignore[arg-type]
+        progress.advance(task)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Literal, TextIO, overload
 
 import pyarrow as pa
 
@@ -100,6 +101,12 @@ class PriceRow:
         )
 
 
+@overload
+def _price(raw: str | None, multiplier: int, where: str, *, required: Literal[True]) -> Decimal: ...
+@overload
+def _price(raw: str | None, multiplier: int, where: str, *, required: Literal[False]) -> Decimal | None: ...
+
+
 def _price(raw: str | None, multiplier: int, where: str, *, required: bool) -> Decimal | None:
     text = (raw or "").strip()
     if not text:
@@ -157,7 +164,7 @@ def parse_price_rows(rows: list[dict[str, str]], origin: str) -> list[PriceRow]:
                 deployment_type=deployment_type,
                 region=region,
                 currency=currency,
-                input_per_1m=_price(row.get("input"), multiplier, f"{where} input", required=True),  # type: ignore[arg-type]
+                input_per_1m=_price(row.get("input"), multiplier, f"{where} input", required=True),
                 cached_input_per_1m=_price(
                     row.get("cached_input"), multiplier, f"{where} cached_input", required=False
                 ),
@@ -220,9 +227,9 @@ def prices_table(rows: list[PriceRow]) -> pa.Table:
     return pa.table(columns, schema=PRICES_SCHEMA)
 
 
-def write_price_sheet(rows: list[PriceRow], handle: object) -> None:
+def write_price_sheet(rows: list[PriceRow], handle: TextIO) -> None:
     """Write rows as a sheet (per 1M tokens), e.g. after `chargeback prices import`."""
-    writer = csv.writer(handle, lineterminator="\n")  # type: ignore[arg-type]
+    writer = csv.writer(handle, lineterminator="\n")
     writer.writerow(SHEET_COLUMNS)
 
     def text(value: Decimal | None) -> str:

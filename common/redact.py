@@ -8,6 +8,7 @@ One redaction for every stage; `common.logs` applies it to every log line, and t
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 MASK = "***"
@@ -53,7 +54,7 @@ def redact_value(value: Any) -> Any:
     return value
 
 
-def redact_fields(fields: dict[str, Any]) -> dict[str, Any]:
+def redact_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     """A structured log line with its secrets masked: by field name, then by content."""
     return {key: MASK if _masked(key, value) else redact_value(value) for key, value in fields.items()}
 

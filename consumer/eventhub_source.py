@@ -249,5 +249,6 @@ class EventHubSource:
             if self._credential is not None:
                 await self._credential.close()
             self.running = False
-        if receiving.done() and not receiving.cancelled() and receiving.exception() and not stop.is_set():
-            raise receiving.exception()  # type: ignore[misc]
+        failure = receiving.exception() if receiving.done() and not receiving.cancelled() else None
+        if failure is not None and not stop.is_set():
+            raise failure

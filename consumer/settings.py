@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import SettingsConfigDict, SettingsError
@@ -28,7 +28,7 @@ class ConsumerSettings(StageSettings):
     eventhub_name: str | None = None
     consumer_group: str = "$Default"
     checkpoint_url: str
-    lake_url: str  # type: ignore[assignment]  # required here, optional in StageSettings
+    lake_url: str  # required here, optional in StageSettings
     start_position: Literal["earliest", "latest"] = "earliest"
     health_port: int = Field(8080, ge=0, le=65535)
 
@@ -88,10 +88,10 @@ def _source_problems(overrides: dict[str, object]) -> list[str]:
     return ["set CHARGEBACK_EVENTHUB_CONNECTION_STRING or CHARGEBACK_EVENTHUB_NAMESPACE (managed identity)"]
 
 
-def load_settings(**overrides: object) -> ConsumerSettings:
+def load_settings(**overrides: Any) -> ConsumerSettings:
     """Read the environment once; a `ConfigError` names every missing or invalid variable."""
     try:
-        return ConsumerSettings(**overrides)  # type: ignore[arg-type]
+        return ConsumerSettings(**overrides)
     except (ValidationError, SettingsError) as exc:
         cross_field_checked = isinstance(exc, ValidationError) and any(error["loc"] == () for error in exc.errors())
         extra = [] if cross_field_checked else _source_problems(overrides)

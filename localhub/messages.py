@@ -108,7 +108,7 @@ def _map_entries(view: memoryview) -> Iterator[tuple[bytes, Any, memoryview]]:
         yield key, value, view[start:pos]
 
 
-def annotations(message: bytes | memoryview) -> dict[bytes, Any]:
+def message_annotations(message: bytes | memoryview) -> dict[bytes, Any]:
     """The decoded message annotations of an encoded message ({} if none)."""
     view = memoryview(message)
     for section in sections(view):
@@ -118,7 +118,7 @@ def annotations(message: bytes | memoryview) -> dict[bytes, Any]:
 
 
 def partition_key_of(message: bytes | memoryview) -> str | None:
-    value = annotations(message).get(PARTITION_KEY)
+    value = message_annotations(message).get(PARTITION_KEY)
     if value is None:
         return None
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, overload
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -49,6 +49,14 @@ class DeadLetterRecord(BaseModel):
 MAX_DETAIL_CHARS = 4096
 MAX_IDENTITY_CHARS = 256
 """How much of an untrusted `record_id` or `kind` a dead letter keeps."""
+
+
+@overload
+def writable(text: str, limit: int) -> str: ...
+@overload
+def writable(text: None, limit: int) -> None: ...
+@overload
+def writable(text: str | None, limit: int) -> str | None: ...
 
 
 def writable(text: str | None, limit: int) -> str | None:

@@ -12,7 +12,7 @@ import binascii
 import json
 import re
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, TypeGuard
 
 import pybase64
 
@@ -59,7 +59,7 @@ def reject(
     )
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return type(value) is int
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -19,7 +20,7 @@ RECORD_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-def json_schemas() -> dict[str, dict]:
+def json_schemas() -> dict[str, dict[str, Any]]:
     return {name: model.model_json_schema() for name, model in RECORD_MODELS.items()}
 
 

@@ -22,7 +22,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 
@@ -95,7 +95,7 @@ def decode_batch(body: bytes) -> DecodedBatch:
             continue
         if row is None:
             batch.other_categories += 1
-        elif row == "probe":
+        elif isinstance(row, str):  # "probe"
             batch.probes += 1
         else:
             batch.rows.append(row)
@@ -116,7 +116,7 @@ def _lower(mapping: dict[str, Any]) -> dict[str, Any]:
     return {str(key).lower(): value for key, value in mapping.items()}
 
 
-def _row(record: object) -> dict[str, Any] | str | None:
+def _row(record: object) -> dict[str, Any] | Literal["probe"] | None:
     if not isinstance(record, dict):
         raise _Invalid("a record is not an object")
     top = _lower(record)

@@ -109,9 +109,9 @@ def _chargeback(args: list[str], env: dict[str, str], log: Path, *, capture: boo
     return done.stdout.decode("utf-8") if capture else ""
 
 
-def _num(value: object) -> float:
+def _num(value: float | str | None) -> float:
     """SQL results come back as JSON numbers or, for DECIMAL/HUGEINT, as strings."""
-    return 0.0 if value is None else float(value)  # type: ignore[arg-type]
+    return 0.0 if value is None else float(value)
 
 
 def _truth_summary(truths: list[Truth]) -> dict[str, int]:

@@ -51,7 +51,7 @@ class Location(ABC):
         self.filesystem.create_dir(self.root, recursive=True)
 
     def exists(self) -> bool:
-        return self.filesystem.get_file_info(self.root).type == pafs.FileType.Directory
+        return bool(self.filesystem.get_file_info(self.root).type == pafs.FileType.Directory)
 
     @staticmethod
     def temporary_path(path: str) -> str:

@@ -16,7 +16,7 @@ file system, the Blob SDK, the Event Hubs checkpoint store), so the `dfs` and `b
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -81,14 +81,8 @@ class StorageUrl:
         """The location of `name` under this one (a configuration file under a configuration container, say)."""
         name = name.strip("/")
         if self.kind is StorageKind.LOCAL:
-            return _replace(self, local_path=str(Path(self.local_path) / name))
-        return _replace(self, path="/".join(p for p in (self.path, name) if p))
-
-
-def _replace(url: StorageUrl, **changes: str) -> StorageUrl:
-    from dataclasses import replace
-
-    return replace(url, **changes)
+            return replace(self, local_path=str(Path(self.local_path) / name))
+        return replace(self, path="/".join(p for p in (self.path, name) if p))
 
 
 def mask_location(text: str) -> str:

@@ -10,6 +10,7 @@ lost, doubled.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import os
@@ -25,14 +26,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
-import pyarrow.dataset as ds
 from azure.eventhub import EventData
 from azure.eventhub.aio import EventHubProducerClient
 
 from schemas.codec import ChunkingParams, encode
-from schemas.lake import open_location
+from tests.support.lakes import duckdb_over_lake
 
 PARTITIONS = 4
+BODY_EVERY = 10
 BODY_CHUNKS = ChunkingParams(chunk_bytes=6_000, max_chunks=8)
 EMITTED = "2026-10-15T12:00:00.0000000Z"
 
@@ -83,7 +84,21 @@ def usage_payload(record_id: str, moment: datetime, rng: random.Random) -> bytes
     ).encode()
 
 
-def make_records(count: int, *, seed: int, body_every: int = 10, prefix: str = "r") -> list[Record]:
+def records_per_partition(count: int, body_every: int = BODY_EVERY) -> int:
+    """How many records `make_records(count)` puts on each partition, on average."""
+    total = count + (count + body_every - 1) // body_every if body_every else count
+    return max(1, total // PARTITIONS)
+
+
+def flush_rows_for(count: int, *, flushes_per_partition: int = 12) -> int:
+    """CHARGEBACK_FLUSH_MAX_ROWS that cuts each partition's share of `count` calls into about
+    `flushes_per_partition` files, whatever the size: a kill that waits for new files always finds more to come,
+    so the scenarios keep landing mid-run at 2,000 calls as at 50,000 (a fixed 1,500 rows did not: below ~10,000
+    calls one run wrote the whole share and the next run had nothing left to write)."""
+    return max(20, records_per_partition(count) // flushes_per_partition)
+
+
+def make_records(count: int, *, seed: int, body_every: int = BODY_EVERY, prefix: str = "r") -> list[Record]:
     """`count` usage records; every `body_every`-th call also has a multi-chunk response body record."""
     rng = random.Random(seed)
     start = datetime(2026, 10, 15, 8, tzinfo=UTC)
@@ -149,6 +164,23 @@ def send(connection_string: str, per_partition: dict[int, list[bytes]]) -> int:
     return asyncio.run(send_envelopes(connection_string, per_partition))
 
 
+STARTED: list[subprocess.Popen] = []
+"""Every consumer process this test process started, for `reap_children` (a failed scenario's leftovers)."""
+
+
+def reap_children() -> list[int]:
+    """SIGKILL every consumer started here that still runs, and return their pids. The consumers run in their own
+    sessions (so a kill takes their whole group), which also means nothing else would ever stop them."""
+    leftover = [proc for proc in STARTED if proc.poll() is None]
+    for proc in leftover:
+        kill(proc)
+    STARTED.clear()
+    return [proc.pid for proc in leftover]
+
+
+atexit.register(reap_children)
+
+
 @dataclass
 class ConsumerEnv:
     connection_string: str
@@ -185,7 +217,13 @@ class ConsumerEnv:
             args += ["--until-idle", str(until_idle)]
         env = self.environ() | ({"CHARGEBACK_LOG_LEVEL": log_level} if log_level else {})
         log = open(self.logs / f"{name}.log", "ab") if self.logs else subprocess.DEVNULL  # noqa: SIM115
-        return subprocess.Popen(args, env=env, stdout=log, stderr=log, start_new_session=True)
+        try:
+            proc = subprocess.Popen(args, env=env, stdout=log, stderr=log, start_new_session=True)
+        finally:
+            if log is not subprocess.DEVNULL:
+                log.close()  # the child holds its own descriptor
+        STARTED.append(proc)
+        return proc
 
     def run_until_idle(self, *, timeout: float = 300, name: str = "consumer") -> None:
         proc = self.start(name=name)
@@ -223,20 +261,13 @@ class FaultReport:
         )
 
 
+REPORTS: list[FaultReport] = []
+"""Every scenario's report in this process, printed by tests/reliability/conftest.py at the end of the run."""
+
+
 def lake_tables(lake_url: str, storage_connection_string: str | None) -> duckdb.DuckDBPyConnection:
     """DuckDB over the lake's stream tables (Hive layout), read through pyarrow (works for local and Blob)."""
-    location = open_location(lake_url, connection_string=storage_connection_string)
-    con = duckdb.connect()
-    for table in ("usage", "payloads", "dead_letters"):
-        root = location.path(table)
-        info = location.filesystem.get_file_info(root)
-        if info.type.name == "NotFound":
-            con.execute(f"CREATE TABLE {table} (record_id VARCHAR, kind VARCHAR, reason VARCHAR)")
-            continue
-        dataset = ds.dataset(root, filesystem=location.filesystem, format="parquet", partitioning="hive")
-        con.register(f"{table}_ds", dataset)
-        con.execute(f"CREATE TABLE {table} AS SELECT * FROM {table}_ds")
-    return con
+    return duckdb_over_lake(lake_url, storage_connection_string, ("usage", "payloads", "dead_letters"))
 
 
 def account(

@@ -12,7 +12,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.reliability.harness import ConsumerEnv, FaultReport, Record, account, kill, make_records, route, send
+from tests.reliability.harness import (
+    ConsumerEnv,
+    FaultReport,
+    Record,
+    account,
+    flush_rows_for,
+    kill,
+    make_records,
+    route,
+    send,
+)
 
 Outcome = tuple[FaultReport, dict[str, set[tuple[str, str]]]]
 
@@ -34,35 +44,56 @@ def clean_run(hub: Any, work: Path, count: int, seed: int = 10) -> Outcome:
     return account("no fault (baseline)", records, env.lake_url, None, started)
 
 
+def _wait_for_log(env: ConsumerEnv, name: str, text: str, proc: Any, timeout: float = 120) -> None:
+    assert env.logs is not None
+    log = env.logs / f"{name}.log"
+    deadline = time.monotonic() + timeout
+    while not (log.exists() and text in log.read_text(encoding="utf-8", errors="replace")):
+        if proc.poll() is not None:
+            raise AssertionError(f"the consumer exited {proc.returncode} before logging {text}; see {env.logs}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {text} in {log} after {timeout:.0f} s")
+        time.sleep(0.05)
+
+
 def _lake_files(work: Path) -> int:
     return sum(1 for _ in (work / "lake").rglob("*.parquet"))
 
 
-def sigkill_ten_times(hub: Any, work: Path, count: int, seed: int = 11) -> Outcome:
-    """Each run is killed at a random moment after it has written something new, so every kill lands mid-run:
-    between flushes, inside one, or between a flush and its checkpoint."""
+def sigkill_ten_times(
+    hub: Any, work: Path, count: int, seed: int = 11, *, kills: int = 10, progress_timeout: float = 120
+) -> Outcome:
+    """Each run is killed after it has written a random number (1-4) of new files and a random few milliseconds
+    more, so every kill lands mid-run: between flushes, inside one, or between a flush and its checkpoint. The
+    flush size scales with `count` (`flush_rows_for`), so there is always more to write than ten runs can reach.
+    Whatever happens, no consumer is left running (`finally`)."""
     started = time.perf_counter()
     records = make_records(count, seed=seed)
     send(hub.connection_string("usage"), route(records))
-    env = local_env(hub, work, CHARGEBACK_FLUSH_MAX_ROWS="1500")
+    env = local_env(hub, work, CHARGEBACK_FLUSH_MAX_ROWS=str(flush_rows_for(count)))
     rng = random.Random(seed)
     progress = []
-    for attempt in range(10):
-        before = _lake_files(work)
+    for attempt in range(kills):
+        target = _lake_files(work) + rng.randint(1, 4)
         proc = env.start(until_idle=None, name=f"killed-{attempt}")
-        deadline = time.monotonic() + 120
-        while _lake_files(work) <= before:
-            if proc.poll() is not None:
-                raise AssertionError(f"consumer exited by itself on attempt {attempt}; see {env.logs}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no progress in 120 s on attempt {attempt}; see {env.logs}")
-            time.sleep(0.05)
-        time.sleep(rng.uniform(0.0, 1.5))
-        kill(proc)
+        try:
+            deadline = time.monotonic() + progress_timeout
+            while _lake_files(work) < target:
+                if proc.poll() is not None:
+                    raise AssertionError(f"consumer exited by itself on attempt {attempt}; see {env.logs}")
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"no progress in {progress_timeout:.0f} s on attempt {attempt} (lake files at each kill: "
+                        f"{progress}); see {env.logs}"
+                    )
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 0.15))
+        finally:
+            kill(proc)
         progress.append(_lake_files(work))
     env.run_until_idle(name="final")
     return account(
-        "SIGKILL x10 mid-run", records, env.lake_url, None, started, notes=f"lake files at each kill: {progress}"
+        f"SIGKILL x{kills} mid-run", records, env.lake_url, None, started, notes=f"lake files at each kill: {progress}"
     )
 
 
@@ -137,9 +168,12 @@ def blob_down_seven_seconds(hub: Any, azurite: Any, work: Path, count: int, seed
         azurite.connection_string,
         logs=work / "logs",
     )
-    proc = env.start(until_idle=6)
+    proc = env.start(until_idle=6, log_level="INFO")
     try:
-        time.sleep(3)
+        # The outage must hit a running consumer, not its start-up probe (which would rightly exit 5): wait until it
+        # owns a partition, however slow the machine is today.
+        _wait_for_log(env, "consumer", '"partition_opened"', proc)
+        time.sleep(0.5)
         azurite.stop()
         time.sleep(7)
         azurite.start()
@@ -188,8 +222,7 @@ def two_consumers_one_killed(hub: Any, work: Path, count: int, seed: int = 16) -
     started = time.perf_counter()
     records = make_records(count, seed=seed)
     send(hub.connection_string("usage"), route(records))
-    env = local_env(hub, work)
-    env.extra["CHARGEBACK_FLUSH_MAX_ROWS"] = "1500"
+    env = local_env(hub, work, CHARGEBACK_FLUSH_MAX_ROWS=str(flush_rows_for(count)))
     victim = env.start(until_idle=None, name="victim", log_level="INFO")
     survivor = env.start(until_idle=12, name="survivor")
     try:

@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.ports import free_port, wait_for_port
+from tests.support.ports import ProcessExitedError, free_port, wait_for_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AZURITE_BLOB = REPO_ROOT / "node_modules" / ".bin" / "azurite-blob"
@@ -27,6 +27,7 @@ class Azurite:
     port: int = field(default_factory=free_port)
     location: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="azurite-")))
     process: subprocess.Popen | None = None
+    _started: bool = field(default=False, repr=False)
 
     @property
     def blob_endpoint(self) -> str:
@@ -39,9 +40,29 @@ class Azurite:
         )
 
     def start(self) -> Azurite:
+        """Start (or restart, on the same port and data). A first start that lost its port to someone else tries
+        another free port; a restart must keep its port, so it fails instead."""
         if not AZURITE_BLOB.exists():
             raise RuntimeError(f"{AZURITE_BLOB} is missing: run `make node-tools` (part of `make test`)")
-        self.process = subprocess.Popen(
+        for attempt in range(3):
+            self.process = self._spawn()
+            try:
+                wait_for_port(self.port, process=self.process)
+            except ProcessExitedError:
+                self.process = None
+                if self._started or attempt == 2:
+                    raise
+                self.port = free_port()
+                continue
+            except BaseException:
+                self.stop()
+                raise
+            break
+        self._started = True
+        return self
+
+    def _spawn(self) -> subprocess.Popen:
+        return subprocess.Popen(
             [
                 "node",
                 str(AZURITE_BLOB.resolve()),
@@ -60,8 +81,6 @@ class Azurite:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        wait_for_port(self.port)
-        return self
 
     def stop(self) -> None:
         if self.process is None:

@@ -49,7 +49,7 @@ from pathlib import Path
 
 from localhub import LocalHub, StoredEvent, SyncLocalHub, running_localhub
 from localhub.config import connection_string
-from tests.support.ports import free_port, wait_for_port
+from tests.support.ports import ProcessExitedError, free_port, wait_for_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,8 +66,9 @@ class LocalHubProcess:
     host: str = "127.0.0.1"
     process: subprocess.Popen | None = None
     _own_dir: Path | None = None
+    _started: bool = False
 
-    def start(self) -> LocalHubProcess:
+    def start(self, _tries: int = 3) -> LocalHubProcess:
         if self.data_dir is None:
             self._own_dir = Path(tempfile.mkdtemp(prefix="localhub-"))
             self.data_dir = self._own_dir
@@ -93,10 +94,17 @@ class LocalHubProcess:
             env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         )
         try:
-            wait_for_port(self.port, host=self.host)
-        except TimeoutError:
+            wait_for_port(self.port, host=self.host, process=self.process)
+        except ProcessExitedError:
+            self.process = None
+            if self._started or _tries <= 1:  # a restart must keep its port (checkpoint paths hold host:port)
+                raise
+            self.port = free_port()  # the port was taken between choosing it and binding it: take another
+            return self.start(_tries - 1)
+        except BaseException:
             self.stop()
             raise
+        self._started = True
         return self
 
     def _signal(self, sig: int) -> None:

@@ -11,10 +11,10 @@ import pytest
 
 from aggregator.lakeio import open_lake
 from schemas.lake import open_location
-from tests.unit.aggregator import handcomputed as hc
-from tests.unit.aggregator.cli_app import invoke
-from tests.unit.aggregator.lake_builder import LakeBuilder, payload_row
-from tests.unit.aggregator.pricing_fixture import env_for, write_config
+from tests.support import handcomputed as hc
+from tests.support.aggregator_cli import invoke
+from tests.support.lake_builder import LakeBuilder, payload_row
+from tests.support.pricing import env_for, write_config
 
 pytestmark = pytest.mark.integration
 

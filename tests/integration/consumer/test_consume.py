@@ -10,47 +10,20 @@ import subprocess
 import sys
 from datetime import datetime
 
-import pyarrow.dataset as ds
 import pytest
 
-from schemas.codec import encode
-from schemas.lake import open_location
-from tests.integration.consumer.conftest import consumer_env, start_consumer
-from tests.integration.consumer.sending import send
-from tests.unit.consumer.streams import T0, params, read, read_column, rid, usage_record
+from tests.support.consumer_process import consumer_env, run_consumer, usage_messages
+from tests.support.lakes import lake_ids
+from tests.support.sending import send
+from tests.support.streams import read, read_column, rid
 
 pytestmark = pytest.mark.integration
 
 
-def _messages(start: int, count: int, *, bodies: bool = True) -> tuple[list[tuple[str, bytes]], list[str]]:
-    messages, ids = [], []
-    for i in range(start, start + count):
-        record_id = rid(i)
-        ids.append(record_id)
-        payload = json.dumps(usage_record(record_id, i)).encode()
-        messages += [(record_id, b) for b in encode(record_id, "usage", payload, emitted_at=T0)]
-        if bodies and i % 7 == 0:
-            body = (f"body {i} " * 300).encode()
-            messages += [
-                (record_id, b)
-                for b in encode(record_id, "request_body", body, emitted_at=T0, params=params(chunk_bytes=900))
-            ]
-    return messages, ids
-
-
-def _run(env: dict[str, str], log, *args: str, timeout: float = 90) -> int:
-    proc = start_consumer(env, *args, log=log)
-    try:
-        return proc.wait(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-
-
-def _lake_ids(location_url: str, table: str, connection_string: str | None = None) -> list[str]:
-    location = open_location(location_url, connection_string=connection_string)
-    dataset = ds.dataset(location.path(table), filesystem=location.filesystem, format="parquet", partitioning="hive")
-    return dataset.to_table(columns=["record_id"]).column(0).to_pylist()
+# Old names, kept for tests written against them this session.
+_messages = usage_messages
+_run = run_consumer
+_lake_ids = lake_ids
 
 
 def test_consume_until_idle_local_lake_and_file_checkpoints(localhub, tmp_path):

@@ -1,5 +1,11 @@
-"""The consumer process under faults: kill -9 and restart, two consumers with one dying, SIGTERM, a storage
-outage. Every record must land exactly once."""
+"""The long-running consumer process: readiness through a storage outage, SIGTERM, a new consumer group at `latest`.
+Every record must land exactly once.
+
+Kill -9 and restart, and two consumers with one SIGKILLed, are the fault suite's scenarios (tests/reliability:
+`test_consumer_killed_at_ten_random_points`, `test_two_consumers_one_killed_mid_run`), which account for every
+record, body and dead letter; the copies that were here are gone. What only this file covers: /healthz and /readyz
+through a Blob outage, the `storage_retry` log, a SIGTERM that flushes, releases every partition it owns and exits 0,
+and CHARGEBACK_START_POSITION=latest."""
 
 from __future__ import annotations
 
@@ -15,16 +21,18 @@ from collections.abc import Callable
 import pyarrow as pa
 import pytest
 
-from tests.integration.consumer.conftest import consumer_env, start_consumer
-from tests.integration.consumer.sending import send
-from tests.integration.consumer.test_consume import _lake_ids, _messages, _run
+from tests.support.consumer_process import consumer_env, start_consumer
+from tests.support.consumer_process import usage_messages as _messages
+from tests.support.lakes import lake_ids as _lake_ids
 from tests.support.ports import free_port
-from tests.unit.consumer.streams import read_column
+from tests.support.sending import send
+from tests.support.streams import read_column
 
 pytestmark = pytest.mark.integration
 
 
-def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 90) -> None:
+def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 180) -> None:
+    # A bound for a loaded machine (Azurite is slow under load), not a speed check.
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -38,58 +46,6 @@ def _exactly_once(found: list[str], expected: list[str]) -> None:
     assert sorted(found) == sorted(expected)
 
 
-def test_kill_9_mid_run_then_restart_writes_every_record_once(localhub, tmp_path):
-    messages, ids = _messages(0, 3000)
-    asyncio.run(send(localhub.connection_string("usage"), messages))
-    lake = tmp_path / "lake"
-    env = consumer_env(localhub.connection_string("usage"), str(lake), str(tmp_path / "ckpt"))
-    proc = start_consumer(env, log=tmp_path / "first.log")
-    try:
-        _wait_for(lambda: len(list(lake.glob("usage/**/*.parquet"))) >= 3, "the first files")
-    finally:
-        proc.kill()
-        proc.wait(30)
-    partial = len(read_column(lake, "usage", "record_id"))
-    assert _run(env, tmp_path / "second.log", "--until-idle", "3") == 0
-    _exactly_once(read_column(lake, "usage", "record_id"), ids)
-    payloads = read_column(lake, "payloads", "record_id")
-    assert sorted(payloads) == sorted(set(payloads)) and len(payloads) == len(range(0, 3000, 7))
-    assert read_column(lake, "dead_letters", "record_id") == []
-    print(f"killed after {partial} of {len(ids)} usage rows")
-
-
-def test_two_consumers_share_partitions_and_one_takes_over_when_the_other_dies(localhub, tmp_path):
-    lake = tmp_path / "lake"
-    env = consumer_env(localhub.connection_string("usage"), str(lake), str(tmp_path / "ckpt"))
-    first = start_consumer(env, log=tmp_path / "a.log")
-    second = start_consumer(env, log=tmp_path / "b.log")
-    try:
-        _wait_for(
-            lambda: (
-                "partition_opened" in (tmp_path / "a.log").read_text()
-                and "partition_opened" in (tmp_path / "b.log").read_text()
-            ),
-            "both consumers to own partitions",
-        )
-        batch1, ids1 = _messages(0, 400)
-        asyncio.run(send(localhub.connection_string("usage"), batch1))
-        _wait_for(lambda: len(read_column(lake, "usage", "record_id")) >= len(ids1), "the first batch")
-        first.kill()
-        first.wait(30)
-        batch2, ids2 = _messages(400, 400)
-        asyncio.run(send(localhub.connection_string("usage"), batch2))
-        _wait_for(lambda: len(read_column(lake, "usage", "record_id")) >= len(ids1 + ids2), "the second batch")
-        second.send_signal(signal.SIGTERM)
-        assert second.wait(60) == 0
-    finally:
-        for proc in (first, second):
-            if proc.poll() is None:
-                proc.kill()
-    _exactly_once(read_column(lake, "usage", "record_id"), ids1 + ids2)
-    shut_down_by_b = (tmp_path / "b.log").read_text().count("CloseReason.SHUTDOWN")
-    assert shut_down_by_b == 4, "the survivor should own, flush and release all four partitions in the end"
-
-
 def test_storage_outage_is_retried_and_loses_nothing(localhub, azurite, tmp_path):
     lake_url = f"{azurite.blob_endpoint}/lake"
     port = free_port()
@@ -99,6 +55,8 @@ def test_storage_outage_is_retried_and_loses_nothing(localhub, azurite, tmp_path
         f"{azurite.blob_endpoint}/checkpoints",
         CHARGEBACK_STORAGE_CONNECTION_STRING=azurite.connection_string,
         CHARGEBACK_HEALTH_PORT=str(port),
+        # SIGTERM's final flush goes to Azurite, which takes seconds per file on a loaded machine.
+        CHARGEBACK_SHUTDOWN_DEADLINE_SECONDS="120",
     )
 
     def lake_ids() -> list[str]:
@@ -160,3 +118,5 @@ def test_start_position_latest_skips_the_backlog_of_a_new_consumer_group(localhu
         if proc.poll() is None:
             proc.kill()
     _exactly_once(read_column(lake, "usage", "record_id"), new_ids)
+    # SIGTERM: the only consumer owned all four partitions, and released each one as a clean shutdown.
+    assert log.read_text().count("CloseReason.SHUTDOWN") == 4

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from chargeback.cli import app
-from tests.integration.policy.exchanges import CHAT_BODY, CHAT_COMPLETION, FINAL_USAGE_CHUNK, streamed_chat
+from tests.support.exchanges import CHAT_BODY, CHAT_COMPLETION, FINAL_USAGE_CHUNK, streamed_chat
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from producer_policy.decode import decode_messages
 from producer_policy.harness.exchange import HttpResponse
 from schemas.codec import encode
-from tests.integration.policy.exchanges import CHAT_BODY, CHAT_COMPLETION, chat_url, exchange, json_response, request
+from tests.support.exchanges import CHAT_BODY, CHAT_COMPLETION, chat_url, exchange, json_response, request
+from tests.support.profiles import examples
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +52,7 @@ def test_truncated_multi_chunk_body_byte_identical(prepare, policy_harness):
     assert_python_encodes_the_same(result.messages)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(body=st.text(max_size=3000), content_type=st.text(max_size=200))
 def test_any_text_body_byte_identical(prepare, policy_harness, body, content_type):
     ex = exchange(

@@ -18,7 +18,8 @@ from producer_policy.harness.exchange import (
     Party,
     Subscription,
 )
-from tests.integration.policy.test_policy_matrix import check_invariants
+from tests.support.policy_checks import check_invariants
+from tests.support.profiles import examples
 
 pytestmark = pytest.mark.integration
 
@@ -203,7 +204,9 @@ def exchanges(draw: st.DrawFn) -> tuple[dict[str, str], Exchange]:
     )
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=examples(500), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 @given(case=exchanges())
 def test_no_exception_ever_escapes_an_expression(prepare, policy_harness, case):
     named, ex = case

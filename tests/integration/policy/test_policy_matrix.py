@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 
-from producer_policy.decode import decode_messages
 from producer_policy.harness.exchange import CallContext, Exchange, GatewayError, HttpResponse, RunResult
-from schemas.limits import DEFAULT_CHUNK_BYTES, DEFAULT_MAX_CHUNKS, MAX_MESSAGE_BYTES
-from tests.integration.policy.exchanges import (
+from schemas.limits import DEFAULT_CHUNK_BYTES, DEFAULT_MAX_CHUNKS
+from tests.support.exchanges import (
     CHAT_BODY,
     CHAT_COMPLETION,
     CLIENT_IP,
@@ -23,7 +22,6 @@ from tests.integration.policy.exchanges import (
     RATE_LIMITED,
     RESPONSES,
     SSE,
-    SUBSCRIPTION_KEY,
     chat_url,
     exchange,
     expected,
@@ -32,32 +30,9 @@ from tests.integration.policy.exchanges import (
     streamed_chat,
     streamed_responses,
 )
+from tests.support.policy_checks import check_invariants
 
 pytestmark = pytest.mark.integration
-
-
-def check_invariants(ex: Exchange, result: RunResult) -> dict[str, list[dict[str, Any]]]:
-    """What must hold for every exchange; returns the decoded records by kind."""
-    assert result.errors == []
-    assert result.messages, "the policy emitted nothing"
-    for message in result.messages:
-        assert len(message.body.encode("utf-8")) <= MAX_MESSAGE_BYTES
-        assert message.partition_key == ex.context.request_id
-        assert message.logger_id == "chargeback-eventhub-logger"
-    assert not result.request_consumed
-    assert not result.response_consumed
-    decoded = decode_messages(result.messages)
-    assert decoded.dead_letters == []
-    by_kind: dict[str, list[dict[str, Any]]] = {}
-    for rec in decoded.records:
-        by_kind.setdefault(rec.kind, []).append(rec.record)
-    assert len(by_kind["usage"]) == 1
-    # Never the subscription key, not even inside a captured body's base64.
-    everything = "".join(m.body for m in result.messages)
-    payloads = b"".join(c.payload for c in decoded.completed)
-    assert SUBSCRIPTION_KEY not in everything
-    assert SUBSCRIPTION_KEY.encode() not in payloads
-    return by_kind
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from aggregator.ptu import PtuConfig
 from aggregator.rollup import roll_up_day
 from aggregator.teams import parse_teams
 from schemas.lake import open_location
+from tests.support.profiles import examples
 from tests.unit.aggregator.lake_builder import LakeBuilder, usage_row
 
 DAY = date(2026, 11, 10)
@@ -144,7 +145,7 @@ def expected_losers(rows: list[tuple[str, int, str, int]]) -> set[int]:
     return {key for key in range(len(rows)) if winners[rows[key][0]][3] != key}
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(ROW, max_size=25))
 def test_extra_copies_match_a_reference_and_a_hash_collision_never_merges_ids(rows):
     con = duckdb.connect()

@@ -14,6 +14,7 @@ from consumer.columnar import usage_tables, vouched
 from consumer.rows import usage_tables_slow
 from schemas.envelope import RecordKind
 from schemas.reassembler import CompletedRecord, EventMeta
+from tests.support.profiles import examples
 from tests.unit.consumer.streams import rid, usage_record
 
 META = EventMeta("0", 1, "1024", datetime(2026, 11, 27, tzinfo=UTC))
@@ -95,7 +96,7 @@ MUTATIONS = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.lists(MUTATIONS, max_size=3), min_size=1, max_size=12), st.booleans())
 def test_fast_and_pydantic_paths_agree_row_for_row(mutations, drop_a_field):
     records = []

@@ -15,6 +15,7 @@ from localhub.broker import partition_for_key
 from localhub.config import HubSpec, parse_hub_spec
 from localhub.errors import HubSpecError, MalformedMessageError
 from localhub.storage import LOG_MAGIC, Partition, StartPosition
+from tests.support.profiles import examples
 
 
 def encoded(body: bytes, annotations: dict | None = None, app: dict | None = None) -> bytes:
@@ -45,7 +46,7 @@ def test_addresses_ignore_scheme_and_host():
     assert parse_entity(b"a/b/c/d") is None
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     body=st.binary(max_size=2000),
     key=st.none() | st.text(min_size=1, max_size=300),

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.reassembler import b64decode_strict
+from tests.support.profiles import examples
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 # Mostly base64 characters, with the ones that make strict mode refuse: padding in odd places, white space,
@@ -25,7 +26,7 @@ def strict(data: bytes) -> bytes | None:
         return None
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000), deadline=None)
 @given(text=near_base64)
 def test_whatever_pybase64_accepts_strict_mode_accepts_with_the_same_bytes(text):
     data = text.encode("utf-8")
@@ -36,7 +37,7 @@ def test_whatever_pybase64_accepts_strict_mode_accepts_with_the_same_bytes(text)
     assert strict(data) == fast
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000), deadline=None)
 @given(text=near_base64)
 def test_b64decode_strict_is_strict_mode_exactly(text):
     data = text.encode("utf-8")

@@ -13,10 +13,11 @@ from schemas.deadletter import DeadLetterRecord
 from schemas.envelope import RecordKind
 from schemas.limits import MAX_MESSAGE_BYTES
 from schemas.reassembler import CompletedRecord, Reassembler, ReassemblerConfig
+from tests.support.profiles import examples
 from tests.unit.schemas.strategies import BASE_TIME, chunking_for, metas, payloads
 
 PROPERTY = settings(
-    max_examples=1000,
+    max_examples=examples(1000),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
 )

@@ -11,10 +11,11 @@ from hypothesis import strategies as st
 from schemas.codec import ChunkingParams, encode
 from schemas.envelope import RecordKind
 from schemas.reassembler import EventMeta, Reassembler, ReassemblerConfig
+from tests.support.profiles import examples
 from tests.unit.schemas.strategies import BASE_TIME
 
 PROPERTY = settings(
-    max_examples=1000,
+    max_examples=examples(1000),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

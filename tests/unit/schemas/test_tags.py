@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from schemas.arrow import USAGE_SCHEMA
 from schemas.tags import TAGS_JSON, canonical_tags_json, fill_tags_json, tags_json_array
+from tests.support.profiles import examples
 
 TAGS_TYPE = USAGE_SCHEMA.field("tags").type
 # Ordinary tag text, and the characters that need care: quotes, backslashes, control characters, non-ASCII,
@@ -23,7 +24,7 @@ text = st.one_of(
 tag_rows = st.lists(st.lists(st.tuples(text, text), max_size=6), max_size=40)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(rows=tag_rows, start=st.integers(0, 5), chunked=st.booleans())
 def test_column_wise_equals_json_dumps_row_for_row(rows, start, chunked):
     array = pa.array(rows, TAGS_TYPE).slice(min(start, len(rows)))

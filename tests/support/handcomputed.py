@@ -26,7 +26,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from tests.unit.aggregator.lake_builder import LakeBuilder, usage_row
+from tests.support.lake_builder import LakeBuilder, usage_row
 
 DAY_A = date(2026, 11, 10)
 DAY_B = date(2026, 11, 20)
