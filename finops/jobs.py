@@ -145,6 +145,7 @@ def run_enforce(
     as_of: date, lake: str | None = None, credential: object = None, location: LakeLocation | None = None
 ) -> list[dict]:
     """Plan (dry-run) or apply enforcement for the `budget_status` of `as_of`; append the `budget_actions` rows."""
+    from aggregator.lakeio import is_dir, partition_dir
     from finops import enforce
     from finops.errors import ApimUnavailableError, LedgerNotFoundError
     from finops.ledger import ledger, open_location, write_partition
@@ -158,7 +159,10 @@ def run_enforce(
         with ledger(location) as con:
             status = con.sql(f"SELECT * FROM budget_status WHERE as_of = DATE '{as_of.isoformat()}'").to_arrow_table()
             if status.num_rows == 0:
-                raise LedgerNotFoundError(f"no budget_status for {as_of}: run `chargeback budgets evaluate` first")
+                if not is_dir(location, partition_dir(location, "budget_status", "as_of", as_of.isoformat())):
+                    raise LedgerNotFoundError(f"no budget_status for {as_of}: run `chargeback budgets evaluate` first")
+                log.info("enforce_no_budgets", as_of=as_of.isoformat())  # evaluated: no budget in force
+                return []
             history = con.sql("SELECT * FROM budget_actions").to_arrow_table().to_pylist()
             cache: dict[tuple, list[str]] = {}
 

@@ -113,6 +113,8 @@ def _emulated(env: dict[str, str], azurite, hub: LocalHubProcess, health_port: i
             out["CHARGEBACK_EVENTHUB_CONNECTION_STRING"] = hub.namespace_connection_string()
         elif name == "APPLICATIONINSIGHTS_CONNECTION_STRING":  # no Azure Monitor here
             continue
+        elif name == "CHARGEBACK_APIM_SUBSCRIPTION_ID" and "<runtime:" in value:  # the deployment's subscription
+            out[name] = "00000000-0000-0000-0000-000000000000"  # enforcement is dry-run here: never called
         elif name == "CHARGEBACK_HEALTH_PORT" and health_port is not None:
             out[name] = str(health_port)
         else:

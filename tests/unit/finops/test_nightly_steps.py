@@ -85,3 +85,13 @@ def test_config_push_checks_and_uploads_the_budgets_file(invoke, tmp_path):
     assert result.exit_code == 0, result.output
     assert f"CHARGEBACK_BUDGETS_CONFIG={target / 'budgets.csv'}" in result.output
     assert (target / "budgets.csv").read_text() == BUDGETS
+
+
+def test_a_budgets_file_without_budgets_enforces_nothing_and_does_not_fail(invoke, tmp_path):
+    """`config push` uploads a header-only budgets file by default: the night must not fail on it."""
+    env = _lake(tmp_path)
+    empty = tmp_path / "no-budgets.csv"
+    empty.write_text("budget_id,scope,period,amount,unit\n")
+    result = invoke(["nightly"], env | {"CHARGEBACK_BUDGETS_CONFIG": str(empty)})
+    assert result.exit_code == 0, result.output
+    assert "budgets: 0 evaluated" in result.output and "enforce (dry-run): nothing to do" in result.output
