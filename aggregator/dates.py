@@ -16,6 +16,17 @@ def parse_day(text: str, what: str = "date") -> date:
         raise DateRangeError(f"{what} {text!r} is not a calendar date (YYYY-MM-DD)") from None
 
 
+def optional_day(raw: str | None, where: str, error: type[Exception]) -> date | None:
+    """A configuration file's day cell: empty is None (an open end), anything else a calendar date or `error`."""
+    text = (raw or "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise error(f"{where}: {text!r} is not a date (YYYY-MM-DD)") from None
+
+
 def parse_month(text: str) -> date:
     """'YYYY-MM' -> the month's first day."""
     try:

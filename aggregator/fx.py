@@ -27,6 +27,7 @@ from decimal import Decimal, InvalidOperation
 
 import pyarrow as pa
 
+from aggregator.dates import optional_day
 from aggregator.errors import ConfigFileError
 
 RATE_SCALE = 10
@@ -92,13 +93,7 @@ def _currency(raw: str | None, where: str) -> str:
 
 
 def _day(raw: str | None, where: str) -> date | None:
-    text = (raw or "").strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise FxRatesError(f"{where}: {text!r} is not a date (YYYY-MM-DD)") from None
+    return optional_day(raw, where, FxRatesError)
 
 
 def parse_fx(text: str, origin: str) -> FxRates:

@@ -34,6 +34,7 @@ from typing import Literal, TextIO, overload
 
 import pyarrow as pa
 
+from aggregator.dates import optional_day
 from aggregator.deployment_types import ANY_REGION, DeploymentType, normalize_region, parse_deployment_type
 from aggregator.errors import PriceSheetError
 from aggregator.money import PRICE_ARROW, PRICE_SCALE
@@ -127,13 +128,7 @@ def _price(raw: str | None, multiplier: int, where: str, *, required: bool) -> D
 
 
 def _day(raw: str | None, where: str) -> date | None:
-    text = (raw or "").strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise PriceSheetError(f"{where}: {text!r} is not a date (YYYY-MM-DD)") from None
+    return optional_day(raw, where, PriceSheetError)
 
 
 def parse_price_rows(rows: list[dict[str, str]], origin: str) -> list[PriceRow]:

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from aggregator.dates import optional_day
 from aggregator.errors import ConfigFileError
 from common.storage import read_config_file
 
@@ -137,13 +138,7 @@ def _text(value: str | None) -> str | None:
 
 
 def _day(raw: str | None, where: str) -> date | None:
-    text = _text(raw)
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise TeamsConfigError(f"{where}: {text!r} is not a date (YYYY-MM-DD)") from None
+    return optional_day(raw, where, TeamsConfigError)
 
 
 def _team(raw: str, where: str) -> str:
