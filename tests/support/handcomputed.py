@@ -23,10 +23,17 @@ B/unallocated PTU = 480.00. Month = 393.40 + 98.53 + 3.06 + 0.54 + 480.00 = 975.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tests.support.lake_builder import LakeBuilder, usage_row
+
+if TYPE_CHECKING:
+    from aggregator.settings import AggregatorSettings
+    from schemas.lake import LakeLocation
 
 DAY_A = date(2026, 11, 10)
 DAY_B = date(2026, 11, 20)
@@ -99,3 +106,31 @@ def build(builder: LakeBuilder) -> dict[str, dict]:
         when=B.replace(hour=23), team="b", deployment="gpt-4.1", model="gpt-4.1", prompt=100_000, completion=50_000
     )
     return {"late": late}
+
+
+@dataclass
+class AggregatedLake:
+    """A local lake holding the hand-computed month (the late record included), rolled up with the test sheet."""
+
+    root: Path
+    location: LakeLocation
+    settings: AggregatorSettings
+    env: dict[str, str]
+    builder: LakeBuilder
+
+
+def aggregated_lake(base: Path) -> AggregatedLake:
+    from aggregator.aggregate import aggregate_days
+    from aggregator.lakeio import open_lake
+    from schemas.lake import open_location
+    from tests.support.pricing import env_for, write_config
+
+    root = base / "lake"
+    location = open_location(str(root))
+    location.ensure_root()
+    builder = LakeBuilder(location)
+    extra = build(builder)
+    builder.usage([extra["late"]])
+    settings = write_config(base / "config", str(root))
+    aggregate_days(open_lake(str(root)), [DAY_A, DAY_B], settings)
+    return AggregatedLake(root, location, settings, env_for(settings), builder)

@@ -17,15 +17,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from aggregator.aggregate import aggregate_days
-from aggregator.lakeio import open_lake
 from finops.cli import run_budgets
-from schemas.lake import open_location
+from tests.support import handcomputed as hc
 from tests.support.entra import LocalEntra, local_entra
+from tests.support.handcomputed import aggregated_lake
 from tests.support.ports import free_port, wait_for_port
-from tests.unit.aggregator import handcomputed as hc
-from tests.unit.aggregator.lake_builder import LakeBuilder
-from tests.unit.aggregator.pricing_fixture import env_for, write_config
+from tests.support.pricing import env_for
 
 pytestmark = pytest.mark.integration
 
@@ -56,14 +53,8 @@ def entra() -> Iterator[LocalEntra]:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, entra: LocalEntra) -> Iterator[str]:
     base = tmp_path_factory.mktemp("serve")
-    root = base / "lake"
-    location = open_location(str(root))
-    location.ensure_root()
-    builder = LakeBuilder(location)
-    extra = hc.build(builder)
-    builder.usage([extra["late"]])
-    settings = write_config(base / "config", str(root))
-    aggregate_days(open_lake(str(root)), [hc.DAY_A, hc.DAY_B], settings)
+    lake = aggregated_lake(base)
+    root, settings = lake.root, lake.settings
     budgets = base / "budgets.csv"
     budgets.write_text("budget_id,scope,period,amount,unit\nteam-a,team=a,month,300,USD\n")
     with _environment(env_for(settings) | {"CHARGEBACK_BUDGETS_CONFIG": str(budgets)}):
