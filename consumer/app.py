@@ -164,15 +164,19 @@ async def _watch_idle(
     pipeline: Pipeline,
     stop: asyncio.Event,
 ) -> None:
-    """`--until-idle`: stop once caught up (no lag, nothing unflushed) and no event arrived for `seconds`."""
+    """`--until-idle`: stop once caught up (no lag, nothing unflushed) and no event arrived for `seconds`.
+
+    Caught up counts only the partitions this process owns, so it must first own them all: a partition still held
+    by another owner (a consumer that was killed holds it until its ownership expires) is not ours to call idle.
+    Only after the ownership expiry and a load-balancing round have passed are partitions it does not own taken to
+    belong to a live consumer of the group, and left to it."""
+    grace = settings.ownership_expiration_seconds + 2 * settings.load_balancing_interval_seconds + seconds
     while not stop.is_set():
         await asyncio.sleep(min(0.5, seconds / 4))
         now = time.monotonic()
         last = stats.last_event_monotonic or stats.started_monotonic
-        claimed = source.reachable.is_set() and (
-            source.started.is_set()
-            or now - stats.started_monotonic > seconds + settings.load_balancing_interval_seconds
-        )
+        owns_all = bool(source.partition_ids) and source.partition_ids <= set(pipeline.partitions)
+        claimed = source.reachable.is_set() and (owns_all or now - stats.started_monotonic > grace)
         caught_up = stats.caught_up(idle={p for p, proc in pipeline.partitions.items() if proc.caught_up})
         if claimed and caught_up and now - last >= seconds and not pipeline.dirty:
             log.info("idle_exit", idle_seconds=seconds)

@@ -92,6 +92,8 @@ class EventHubSource:
         """Set when the first partition is opened."""
         self.reachable = asyncio.Event()
         """Set once the hub answered the start-up check: until then nothing may be called "idle"."""
+        self.partition_ids: frozenset[str] = frozenset()
+        """Every partition of the hub (from the start-up check)."""
         self.running = False
         self._credential: Any = None
 
@@ -205,6 +207,7 @@ class EventHubSource:
         if not partitions:
             raise EventHubUnavailableError(f"Event Hubs unavailable: {where} reports no partitions")
         log.info("eventhub_reachable", hub=self.name, partitions=len(partitions))
+        self.partition_ids = frozenset(partitions)
         self.reachable.set()
         return partitions
 
