@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -78,7 +79,19 @@ def _step(name: str, exc: BaseException | None = None, needs: tuple[str, ...] = 
     return Step(name, run, name, needs=needs)
 
 
-def test_first_failure_decides_the_exit_code_and_dependants_are_skipped(tmp_path, caplog):
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_first_failure_decides_the_exit_code_and_dependants_are_skipped(tmp_path):
+    # The job's own logger, not caplog's root handler: another test's configure_logging may have replaced that.
+    seen = _Records()
+    logging.getLogger("aggregator.nightly").addHandler(seen)
     ctx = NightlyContext(AggregatorSettings(), open_location(str(tmp_path)))
     steps = [
         _step("a", UnavailableError("storage went away")),
@@ -87,7 +100,10 @@ def test_first_failure_decides_the_exit_code_and_dependants_are_skipped(tmp_path
         _step("d", RuntimeError("a bug")),
         _step("e"),
     ]
-    outcomes = run_steps(ctx, steps)
+    try:
+        outcomes = run_steps(ctx, steps)
+    finally:
+        logging.getLogger("aggregator.nightly").removeHandler(seen)
     assert [(o.name, o.status, o.exit_code) for o in outcomes] == [
         ("a", "failed", 5),
         ("b", "failed", 4),
@@ -102,7 +118,7 @@ def test_first_failure_decides_the_exit_code_and_dependants_are_skipped(tmp_path
     assert "\n" not in message
     assert "a failed (exit 5: storage went away)" in message and "c skipped (needs a, which failed)" in message
     assert "ok: e" in message
-    (bug,) = [r for r in caplog.records if r.exc_info and "'step': 'd'" in str(r.msg)]
+    (bug,) = [r for r in seen.records if r.exc_info and "'step': 'd'" in str(r.msg)]
     assert bug.exc_info[0] is RuntimeError, "a bug keeps its traceback in the log"
     assert "d failed (exit 1: RuntimeError: a bug)" in message
 
