@@ -93,7 +93,7 @@ test-deep: tools
 # The fault suite alone at full size, printing its figures (RELIABILITY_RECORDS=N to change the size).
 reliability: RELIABILITY_RECORDS = $(RELIABILITY_FULL)
 reliability: setup node-tools
-	export CHARGEBACK_RELIABILITY_BLOB=1; $(call pytest,RELIABILITY_RECORDS=$(RELIABILITY_RECORDS) $(BIN)/pytest tests/reliability -p no:randomly -s \
+	$(call pytest,RELIABILITY_RECORDS=$(RELIABILITY_RECORDS) $(BIN)/pytest tests/reliability -p no:randomly -s \
 		$(PYTEST_ARGS))
 
 # The fast loop: pure tests only, one process.

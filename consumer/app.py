@@ -177,7 +177,8 @@ async def _watch_idle(
         last = stats.last_event_monotonic or stats.started_monotonic
         owns_all = bool(source.partition_ids) and source.partition_ids <= set(pipeline.partitions)
         claimed = source.reachable.is_set() and (owns_all or now - stats.started_monotonic > grace)
-        caught_up = stats.caught_up(idle={p for p, proc in pipeline.partitions.items() if proc.caught_up})
+        owned = pipeline.partitions
+        caught_up = stats.caught_up(owned, idle={p for p, proc in owned.items() if proc.caught_up})
         if claimed and caught_up and now - last >= seconds and not pipeline.dirty:
             log.info("idle_exit", idle_seconds=seconds)
             stop.set()

@@ -42,12 +42,14 @@ class ConsumerStats:
         processed = self.processed_sequence
         return {p: max(0, last - processed[p]) for p, last in self.last_enqueued_sequence.items() if p in processed}
 
-    def caught_up(self, idle: Collection[str] = ()) -> bool:
-        """Every opened partition's last enqueued event is known and processed. A partition whose last enqueued
-        sequence number is not known (not polled yet, or the poll fails) is caught up only if it is in `idle`
-        (the source found nothing more to deliver for it): its lag is unknown, not zero."""
+    def caught_up(self, owned: Collection[str], idle: Collection[str] = ()) -> bool:
+        """Every owned partition's position is known and its last enqueued event is processed. A partition still
+        opening (its flush state is being read, which on Blob Storage under load takes seconds) has no position yet
+        and is not caught up. A partition whose last enqueued sequence number is not known (not polled yet, or the
+        poll fails) is caught up only if it is in `idle` (the source found nothing more to deliver for it): its lag
+        is unknown, not zero."""
         processed, last = self.processed_sequence, self.last_enqueued_sequence
-        return all(processed[p] >= last[p] if p in last else p in idle for p in processed)
+        return all(p in processed and (processed[p] >= last[p] if p in last else p in idle) for p in owned)
 
     def snapshot(self) -> dict[str, object]:
         return {

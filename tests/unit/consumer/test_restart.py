@@ -124,10 +124,10 @@ async def test_an_opened_partition_whose_last_event_is_unknown_is_not_caught_up(
     harness = Harness(tmp_path / "lake", tmp_path / "ckpt")
     pipeline = harness.build()
     await pipeline.open_partition("0", Position(6, "99"))
-    assert harness.stats.lag() == {} and not harness.stats.caught_up()
+    assert harness.stats.lag() == {} and not harness.stats.caught_up({"0"})
     harness.stats.last_enqueued_sequence["0"] = 7
-    assert harness.stats.lag() == {"0": 1} and not harness.stats.caught_up()
+    assert harness.stats.lag() == {"0": 1} and not harness.stats.caught_up({"0"})
     harness.stats.last_enqueued_sequence["0"] = 6
-    assert harness.stats.caught_up()
+    assert harness.stats.caught_up({"0"})
     del harness.stats.last_enqueued_sequence["0"]  # the poll fails: an idle partition still counts as caught up
-    assert not harness.stats.caught_up() and harness.stats.caught_up(idle={"0"})
+    assert not harness.stats.caught_up({"0"}) and harness.stats.caught_up({"0"}, idle={"0"})

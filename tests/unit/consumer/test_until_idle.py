@@ -23,11 +23,11 @@ def _source(partitions: set[str]) -> SimpleNamespace:
     return SimpleNamespace(reachable=reachable, started=started, partition_ids=frozenset(partitions))
 
 
-async def _watch(owned: set[str], *, expiry: float, run_for: float) -> bool:
+async def _watch(owned: set[str], *, expiry: float, run_for: float, opening: frozenset[str] = frozenset()) -> bool:
     settings = SimpleNamespace(ownership_expiration_seconds=expiry, load_balancing_interval_seconds=0.1)
     stats = ConsumerStats()
     stats.started_monotonic = time.monotonic()
-    for p in owned:
+    for p in owned - opening:
         stats.processed_sequence[p] = 5
         stats.last_enqueued_sequence[p] = 5
     stop = asyncio.Event()
@@ -50,3 +50,10 @@ async def test_owning_every_partition_caught_up_is_idle():
 
 async def test_after_the_ownership_expiry_the_rest_belongs_to_live_consumers():
     assert await _watch({"0"}, expiry=0.3, run_for=3.0)
+
+
+async def test_a_partition_still_opening_is_not_idle():
+    """The Blob restart scenario's loss under load: the last consumer claimed the killed one's partitions after
+    their ownership expired, long after its own partitions went quiet; while it was still reading their flush
+    state from Blob Storage (no position known yet), it exited "idle" and left their backlog unread."""
+    assert not await _watch({"0", "1", "2", "3"}, expiry=30.0, run_for=1.5, opening=frozenset({"2", "3"}))
