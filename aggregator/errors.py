@@ -34,6 +34,10 @@ class LakeNotFoundError(AggregatorError, NotFoundError):
     """The lake, or a table in it that the command needs, does not exist."""
 
 
+class CorruptLakeFileError(AggregatorError, DataCheckError):
+    """A file in a lake table that is not readable Parquet (truncated, overwritten, or not Parquet at all)."""
+
+
 class ArgumentError(AggregatorError, UsageError):
     """A command-line argument that cannot be used as given."""
 

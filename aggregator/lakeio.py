@@ -16,8 +16,9 @@ from datetime import date
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
-from aggregator.errors import LakeNotFoundError
+from aggregator.errors import CorruptLakeFileError, LakeNotFoundError
 from common.redact import describe
 from common.storage import StorageUnavailableError
 from schemas.arrow import TABLE_SCHEMAS
@@ -81,8 +82,22 @@ def local_day_files(location: LakeLocation, table: str, day: date) -> Iterator[l
     (removed afterwards): DuckDB reads local Parquet faster than a pyarrow dataset scan, and a day of usage is small
     next to that saving (bench/README.md).
     """
-    with location.local_copies(stream_day_files(location, table, day)) as files:
+    paths = stream_day_files(location, table, day)
+    with location.local_copies(paths) as files:
+        for path, file in zip(paths, files, strict=True):
+            check_parquet_footer(path, file)
         yield files
+
+
+def check_parquet_footer(path: str, local: str) -> None:
+    """A `CorruptLakeFileError` (exit 6) naming the lake file `path` when its local copy `local` has no readable
+    Parquet footer: a day's totals are never computed from the files that happen to be readable."""
+    try:
+        pq.read_metadata(local)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise CorruptLakeFileError(
+            f"{path}: not readable Parquet ({describe(exc)}); move it out of the lake and run again"
+        ) from None
 
 
 def stream_dataset(location: LakeLocation, table: str) -> ds.Dataset:

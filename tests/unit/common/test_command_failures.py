@@ -148,6 +148,19 @@ def test_price_sheet_that_is_not_utf8(tmp_path):
         assert "prices.csv" in line and "UTF-8" in line
 
 
+@pytest.mark.parametrize("content", [b"garbage, not Parquet\n", b"PAR1" + b"\0" * 64], ids=["not-parquet", "truncated"])
+def test_aggregate_over_a_corrupt_usage_file_is_a_data_check(tmp_path, content):
+    """A corrupt file in the lake stops the day's roll-up with its lake path (exit 6): never a traceback, and
+    never totals from the files that happened to be readable."""
+    hour = tmp_path / "lake" / "usage" / "event_date=2026-12-01" / "event_hour=00"
+    hour.mkdir(parents=True)
+    (hour / "part-x.parquet").write_bytes(content)
+    env = {"CHARGEBACK_LAKE_URL": str(tmp_path / "lake")}
+    line = one_line(invoke(["aggregate", "--date", "2026-12-01"], env), ExitCode.DATA)
+    assert "event_hour=00/part-x.parquet" in line and "not readable Parquet" in line
+    assert not (tmp_path / "lake" / "chargeback_daily").exists()
+
+
 def test_aggregator_configuration_names_environment_variables():
     env = {"CHARGEBACK_LATE_DATA_DAYS": "abc", "CHARGEBACK_PAYLOAD_RETENTION_DAYS": "0"}
     line = one_line(invoke(["retention", "apply", "--dry-run", "--lake", "x"], env), ExitCode.CONFIG)
