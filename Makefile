@@ -81,6 +81,7 @@ tools: setup node-tools mono browser checkov
 # CI runs this on a clean clone. The slowest 25 tests are listed at the end of every run.
 test: tools
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(call pytest,$(CHECKOV_ENV) RELIABILITY_RECORDS=$(RELIABILITY_RECORDS) $(BIN)/pytest -n $(PYTEST_WORKERS) \
 		--dist loadgroup --durations=25 $(PYTEST_ARGS))
@@ -102,6 +103,7 @@ test-unit: setup
 
 lint: setup typecheck
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/ruff format --check .
 
 # mypy: strict on common/ and schemas/, the other packages at the baseline in pyproject.toml.
