@@ -6,8 +6,9 @@ and nothing is called. With `CHARGEBACK_ENFORCEMENT=enforce`:
 - `suspend` budgets: every APIM subscription that made the scope's calls this period (from `chargeback_daily`; a
   `subscription=` scope is that one) is suspended through the ARM API (`PATCH .../service/{apim}/subscriptions/{sid}`
   `{"properties": {"state": "suspended"}}`, azure-mgmt-apimanagement), and reactivated once the scope is no longer
-  over budget, which a new period does. Only subscriptions this product suspended are ever reactivated (the audit
-  trail says which); one already suspended by someone else is recorded as `already` and left alone.
+  over budget (a new period, a raised amount, the budget removed, or the budgets file unset). Only subscriptions
+  this product suspended are ever reactivated (the audit trail says which); one already suspended by someone else
+  is recorded as `already` and left alone.
 - `throttle` budgets: the scope's key is written into the named value `CHARGEBACK_ENFORCEMENT_NAMED_VALUE`
   (`;subscription=S;deployment=D;tag:project=P;`), which the policy fragment `finops/policy/chargeback-enforcement.xml`
   reads to answer 429 with a clear message. A team is throttled through its subscriptions (the ledger says which).

@@ -7,6 +7,7 @@ Errors are typed (finops/errors.py); the shell turns them into one line and the 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -106,6 +107,16 @@ def run_alerts(
     return result
 
 
+def _budget_actions(con: Any) -> list[dict]:
+    """Every earlier `budget_actions` row; none before the first enforcement (the table does not exist yet)."""
+    import duckdb
+
+    try:
+        return list(con.sql("SELECT * FROM budget_actions").to_arrow_table().to_pylist())
+    except duckdb.CatalogException:
+        return []
+
+
 def run_notify(as_of: date, lake: str | None = None, location: LakeLocation | None = None) -> list[dict]:
     """Send the crossings of `as_of` and the alerts of it and its late-data days; append the delivery rows."""
     from finops.ledger import ledger, open_location, write_partition
@@ -142,9 +153,18 @@ def run_notify(as_of: date, lake: str | None = None, location: LakeLocation | No
 
 
 def run_enforce(
-    as_of: date, lake: str | None = None, credential: object = None, location: LakeLocation | None = None
+    as_of: date,
+    lake: str | None = None,
+    credential: object = None,
+    location: LakeLocation | None = None,
+    *,
+    budgets_configured: bool = True,
 ) -> list[dict]:
-    """Plan (dry-run) or apply enforcement for the `budget_status` of `as_of`; append the `budget_actions` rows."""
+    """Plan (dry-run) or apply enforcement for the `budget_status` of `as_of`; append the `budget_actions` rows.
+
+    No budget in force (every budget removed from the file, or `budgets_configured=False`: the file itself is no
+    longer set) is not "nothing to do": what this product suspended or throttled earlier is undone, as when a period
+    ends, so a removed budget never leaves a subscription suspended."""
     from aggregator.lakeio import is_dir, partition_dir
     from finops import enforce
     from finops.errors import ApimUnavailableError, LedgerNotFoundError
@@ -157,13 +177,17 @@ def run_enforce(
         apim = enforce.Apim(config, credential if credential is not None else enforce.default_credential())
     try:
         with ledger(location) as con:
-            status = con.sql(f"SELECT * FROM budget_status WHERE as_of = DATE '{as_of.isoformat()}'").to_arrow_table()
-            if status.num_rows == 0:
-                if not is_dir(location, partition_dir(location, "budget_status", "as_of", as_of.isoformat())):
+            status: list[dict] = []
+            if budgets_configured:
+                day = as_of.isoformat()
+                status = con.sql(f"SELECT * FROM budget_status WHERE as_of = DATE '{day}'").to_arrow_table().to_pylist()
+                if not status and not is_dir(location, partition_dir(location, "budget_status", "as_of", day)):
                     raise LedgerNotFoundError(f"no budget_status for {as_of}: run `chargeback budgets evaluate` first")
-                log.info("enforce_no_budgets", as_of=as_of.isoformat())  # evaluated: no budget in force
-                return []
-            history = con.sql("SELECT * FROM budget_actions").to_arrow_table().to_pylist()
+            history = _budget_actions(con)
+            if not status:
+                log.info("enforce_no_budgets", as_of=as_of.isoformat(), earlier_actions=len(history))
+                if not any(r["mode"] == "enforce" and r["outcome"] == "applied" for r in history):
+                    return []  # nothing of ours to undo: no call to API Management
             cache: dict[tuple, list[str]] = {}
 
             def subscriptions(row: dict) -> list[str]:
@@ -172,7 +196,7 @@ def run_enforce(
                     cache[key] = enforce.scope_subscriptions(con, row["scope"], row["period_start"], as_of)
                 return cache[key]
 
-            decisions, entries = enforce.plan(status.to_pylist(), subscriptions, history)
+            decisions, entries = enforce.plan(status, subscriptions, history)
             rows = enforce.apply(decisions, entries, as_of=as_of, apim=apim, history=history)
             earlier = [r for r in history if r["as_of"] == as_of]
     finally:

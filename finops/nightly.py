@@ -29,9 +29,9 @@ def alerts_step(ctx: Any) -> list[str]:
 
 def enforce_step(ctx: Any) -> list[str]:
     config = settings()
-    if not config.budgets_config:
-        return ["enforce: no budgets, nothing to enforce"]
-    rows = run_enforce(default_as_of(), location=ctx.location)
+    rows = run_enforce(default_as_of(), location=ctx.location, budgets_configured=bool(config.budgets_config))
+    if not rows and not config.budgets_config:
+        return ["enforce: no budgets, nothing to enforce or undo"]
     outcomes: dict[str, int] = {}
     for row in rows:
         outcomes[row["outcome"]] = outcomes.get(row["outcome"], 0) + 1

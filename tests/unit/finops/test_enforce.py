@@ -167,3 +167,55 @@ def test_enforcement_settings_are_checked_first(invoke, month, extra, message):
 def test_enforce_needs_an_evaluated_day(invoke, month):
     result = invoke(["budgets", "enforce", "--as-of", "2026-11-30"], month)
     assert result.exit_code == 4 and "budgets evaluate" in result.output
+
+
+def test_removing_every_budget_reactivates_what_we_suspended(invoke, month, tmp_path):
+    """A budget removed from the file (here: every budget) is "no longer over budget": the subscription this
+    product suspended is reactivated the next day instead of staying suspended for good."""
+    arm = FakeArm(subscriptions={"sub-alpha": "active", "sub-beta": "active"})
+    empty = tmp_path / "no-budgets.csv"
+    empty.write_text(HEADER)
+    with HttpRecorder(responder=arm) as server:
+        env = _enforcing(month, server)
+        for day, extra in (("2026-11-28", {}), ("2026-11-29", {"CHARGEBACK_BUDGETS_CONFIG": str(empty)})):
+            assert invoke(["budgets", "evaluate", "--as-of", day], env | extra).exit_code == 0
+            result = invoke(["budgets", "enforce", "--as-of", day], env | extra)
+            assert result.exit_code == 0, result.output
+        assert arm.subscriptions["sub-beta"] == "active"
+    assert [(str(a[0]), a[1], a[3], a[5]) for a in _actions(month) if a[3] == "sub-beta"] == [
+        ("2026-11-28", "suspend", "sub-beta", "applied"),
+        ("2026-11-29", "reactivate", "sub-beta", "applied"),
+    ]
+
+
+def test_unsetting_the_budgets_file_undoes_our_suspensions_and_throttles(invoke, month, tmp_path):
+    """CHARGEBACK_BUDGETS_CONFIG removed from the job: the nightly enforce step still undoes what this product did
+    (our suspension reactivated, the named value emptied), and touches nothing it did not do."""
+    from finops.nightly import enforce_step
+    from schemas.lake import open_location
+
+    budgets = tmp_path / "throttle.csv"
+    budgets.write_text(
+        HEADER + "mini,deployment=o4-mini,month,100,USD,100,throttle,,,\nbeta,team=beta,month,200,USD,100,suspend,,,\n"
+    )
+    arm = FakeArm(
+        subscriptions={"sub-alpha": "active", "sub-beta": "active", "sub-gamma": "suspended"},
+        named_values={"chargeback-enforcement": "none"},
+    )
+    with HttpRecorder(responder=arm) as server:
+        env = _enforcing(month, server) | {"CHARGEBACK_BUDGETS_CONFIG": str(budgets)}
+        assert invoke(["budgets", "evaluate", "--as-of", "2026-11-30"], env).exit_code == 0
+        assert invoke(["budgets", "enforce", "--as-of", "2026-11-30"], env).exit_code == 0
+        assert arm.subscriptions["sub-beta"] == "suspended"
+        assert arm.named_values["chargeback-enforcement"] == ";deployment=o4-mini;"
+        unset = {k: v for k, v in env.items() if k != "CHARGEBACK_BUDGETS_CONFIG"}
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in unset.items():
+                patch.setenv(name, value)
+            patch.setattr("finops.ledger.default_as_of", lambda: __import__("datetime").date(2026, 12, 1))
+            patch.setattr("finops.nightly.default_as_of", lambda: __import__("datetime").date(2026, 12, 1))
+            location = open_location(unset["CHARGEBACK_LAKE_URL"])
+            lines = enforce_step(type("Ctx", (), {"location": location})())
+    assert lines == ["enforce (enforce): 2 applied"], lines
+    assert arm.subscriptions == {"sub-alpha": "active", "sub-beta": "active", "sub-gamma": "suspended"}
+    assert arm.named_values["chargeback-enforcement"] == "none"
