@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from azure.eventhub.aio import CheckpointStore
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from common.errors import ChargebackError
 from common.exitcodes import ExitCode
@@ -53,8 +54,31 @@ async def open_storage(settings: ConsumerSettings) -> tuple[Location, Location]:
     return await asyncio.to_thread(both)
 
 
+START_ATTEMPTS = 4
+"""Attempts at creating a Blob lake or checkpoint root at start-up (about 4 s of waits in all): a storage service
+that drops one response (Azurite under load cut one short) is not an outage; a failure that lasts is exit 5 after
+them. A local directory that cannot be created fails at once: retrying a file system's answer changes nothing."""
+
+
+def _log_start_retry(location: Location, state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    error = describe(exc, 300) if exc is not None else None
+    log.warning("storage_start_retry", location=location.url, attempt=state.attempt_number, error=error)
+
+
 async def _ensure(location: Location) -> None:
-    await asyncio.to_thread(location.ensure_root)
+    if not isinstance(location, BlobLocation):
+        await asyncio.to_thread(location.ensure_root)
+        return
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(OSError),
+        stop=stop_after_attempt(START_ATTEMPTS),
+        wait=wait_exponential(multiplier=0.5, max=4),
+        before_sleep=lambda state: _log_start_retry(location, state),
+        reraise=True,
+    ):
+        with attempt:
+            await asyncio.to_thread(location.ensure_root)
 
 
 async def run_consumer(settings: ConsumerSettings, *, until_idle: float | None = None) -> int:
