@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import signal
 import time
+from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from azure.eventhub.aio import CheckpointStore
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -24,13 +25,16 @@ from consumer.columnar import usage_tables
 from consumer.eventhub_source import EventHubSource, namespace_of
 from consumer.flush_state import FlushStateStore
 from consumer.health import HealthServer
-from consumer.lake_writer import LakeWriter
+from consumer.lake_writer import USAGE_SOURCE, LakeWriter
+from consumer.llm_log import SOURCE as LLM_LOG_SOURCE
+from consumer.llm_log import LlmLogDecoder
 from consumer.memory import arrow_pool, tune_allocators, tune_gc
 from consumer.metrics import ConsumerMetrics, ConsumerStats, configure_exporter
 from consumer.partition import PartitionDeps
 from consumer.pipeline import Pipeline
 from consumer.rotation import RotationPolicy
 from consumer.settings import ConsumerSettings
+from consumer.sources import Decoder
 from schemas.reassembler import Reassembler, ReassemblerConfig
 
 log = get_logger("consumer")
@@ -81,12 +85,65 @@ async def _ensure(location: Location) -> None:
             await asyncio.to_thread(location.ensure_root)
 
 
+class HubRun(NamedTuple):
+    """One source of the process: its hub, its figures and its partitions."""
+
+    label: str
+    """`usage`, or `llm_log` (APIM's LLM logs): in file names, flush-state keys, logs and metric labels."""
+    stats: ConsumerStats
+    source: EventHubSource
+    pipeline: Pipeline
+
+
+def _hub_run(
+    label: str,
+    settings: ConsumerSettings,
+    *,
+    store: CheckpointStore,
+    checkpoints: Location,
+    writer: LakeWriter,
+    on_fatal: Callable[[BaseException], None],
+) -> HubRun:
+    """The same machinery for either hub: only the decoder differs (chunk envelopes, or diagnostic documents)."""
+    stats = ConsumerStats()
+    metrics = ConsumerMetrics(stats, source=label)
+    source = EventHubSource(settings, store, stats)
+    decoder: Decoder
+    if label == LLM_LOG_SOURCE:
+        decoder = LlmLogDecoder(on_skipped=metrics.record_skipped)
+    else:
+        decoder = Reassembler(
+            ReassemblerConfig(
+                ttl=timedelta(seconds=settings.record_ttl_seconds),
+                max_pending_bytes=settings.max_pending_bytes,
+                max_record_bytes=settings.max_record_bytes,
+            )
+        )
+    pipeline = Pipeline(
+        PartitionDeps(
+            hub=source.name,
+            decoder=decoder,
+            writer=writer,
+            states=FlushStateStore(
+                checkpoints, namespace_of(settings), source.name, settings.consumer_group, source=label
+            ),
+            checkpoint=source.checkpoint,
+            policy=RotationPolicy(settings.flush_max_rows, settings.flush_max_bytes, settings.flush_max_event_seconds),
+            usage_converter=usage_tables,
+            metrics=metrics,
+            on_fatal=on_fatal,
+            source=label,
+        )
+    )
+    return HubRun(label, stats, source, pipeline)
+
+
 async def run_consumer(settings: ConsumerSettings, *, until_idle: float | None = None) -> int:
+    """Read the usage hub, and APIM's LLM-log hub when CHARGEBACK_LLM_LOG_* names one, in one process: each hub
+    with its own checkpoints, flush state, figures and partitions; the lake writer and checkpoint store shared."""
     configure_exporter()
     malloc_tuned = tune_allocators()
     tune_gc()
-    stats = ConsumerStats()
-    metrics = ConsumerMetrics(stats)
     lake, checkpoints = await open_storage(settings)
     for variable, location in (("CHARGEBACK_LAKE_URL", lake), ("CHARGEBACK_CHECKPOINT_URL", checkpoints)):
         try:
@@ -94,14 +151,6 @@ async def run_consumer(settings: ConsumerSettings, *, until_idle: float | None =
         except OSError as exc:  # one line and exit 5 through the shell, like every start-up failure
             raise StorageUnavailableError(f"{variable} {location.url}: cannot be used: {describe(exc)}") from exc
     store, credential = open_checkpoint_store(checkpoints)
-    source = EventHubSource(settings, store, stats)
-    decoder = Reassembler(
-        ReassemblerConfig(
-            ttl=timedelta(seconds=settings.record_ttl_seconds),
-            max_pending_bytes=settings.max_pending_bytes,
-            max_record_bytes=settings.max_record_bytes,
-        )
-    )
     stop = asyncio.Event()
     fatal: list[BaseException] = []
 
@@ -109,59 +158,64 @@ async def run_consumer(settings: ConsumerSettings, *, until_idle: float | None =
         fatal.append(exc)
         stop.set()
 
-    pipeline = Pipeline(
-        PartitionDeps(
-            hub=source.name,
-            decoder=decoder,
-            writer=LakeWriter(lake),
-            states=FlushStateStore(checkpoints, namespace_of(settings), source.name, settings.consumer_group),
-            checkpoint=source.checkpoint,
-            policy=RotationPolicy(settings.flush_max_rows, settings.flush_max_bytes, settings.flush_max_event_seconds),
-            usage_converter=usage_tables,
-            metrics=metrics,
-            on_fatal=on_fatal,
-        )
-    )
+    writer = LakeWriter(lake)
+    hubs = [(USAGE_SOURCE, settings)]
+    if settings.llm_log_enabled:
+        hubs.append((LLM_LOG_SOURCE, settings.llm_log_settings()))
+    runs = [
+        _hub_run(label, hub, store=store, checkpoints=checkpoints, writer=writer, on_fatal=on_fatal)
+        for label, hub in hubs
+    ]
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    health = HealthServer(settings.health_port, stats, lambda: source.running and not stop.is_set())
+    health = HealthServer(
+        settings.health_port,
+        {run.label: run.stats for run in runs},
+        lambda: all(run.source.running for run in runs) and not stop.is_set(),
+    )
     if settings.health_port:
         await health.start()
-    log.info(
-        "consumer_started",
-        hub=source.name,
-        consumer_group=settings.consumer_group,
-        lake=lake.url,
-        checkpoints=checkpoints.url,
-        checkpoint_store=type(store).__name__,
-        until_idle=until_idle,
-        arrow_pool=arrow_pool(),
-        malloc_tuned=malloc_tuned,
-    )
-    watcher = (
-        asyncio.create_task(_watch_idle(until_idle, settings, stats, source, pipeline, stop)) if until_idle else None
-    )
-    running = asyncio.create_task(source.run(pipeline, stop))
+    for run, (_, hub) in zip(runs, hubs, strict=True):
+        log.info(
+            "consumer_started",
+            source=run.label,
+            hub=run.source.name,
+            consumer_group=hub.consumer_group,
+            lake=lake.url,
+            checkpoints=checkpoints.url,
+            checkpoint_store=type(store).__name__,
+            until_idle=until_idle,
+            arrow_pool=arrow_pool(),
+            malloc_tuned=malloc_tuned,
+        )
+    watcher = asyncio.create_task(_watch_idle(until_idle, settings, runs, stop)) if until_idle else None
+    running = {asyncio.create_task(run.source.run(run.pipeline, stop)): run for run in runs}
     code = ExitCode.OK
     failure: ChargebackError | None = None
     try:
-        await asyncio.wait({running, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
-        if not running.done():
+        await asyncio.wait({*running, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
+        stop.set()  # one hub stopping (a signal, idle, or a failure) stops the process: the other drains too
+        if not all(task.done() for task in running):
             log.info("consumer_stopping", deadline_seconds=settings.shutdown_deadline_seconds)
-        try:
-            await asyncio.wait_for(asyncio.shield(running), timeout=settings.shutdown_deadline_seconds)
-        except TimeoutError:
+        _, late = await asyncio.wait(running, timeout=settings.shutdown_deadline_seconds)
+        if late:
             log.error("shutdown_deadline_exceeded", deadline_seconds=settings.shutdown_deadline_seconds)
-            running.cancel()
+            for task in running:
+                task.cancel()
             code = ExitCode.UNAVAILABLE
-        except ChargebackError as exc:  # e.g. Event Hubs unreachable at start-up: one line from the shell
-            log.error("source_failed", error=describe(exc), exit_code=int(exc.exit_code))
-            failure = exc
-            code = exc.exit_code
-        except Exception as exc:  # the source gave up
-            log.error("source_failed", error=describe(exc))
-            code = ExitCode.UNAVAILABLE
+        for task, run in running.items():
+            if not task.done() or task.cancelled():
+                continue
+            error = task.exception()
+            if isinstance(error, ChargebackError):  # e.g. Event Hubs unreachable at start-up: one line from the shell
+                log.error("source_failed", source=run.label, error=describe(error), exit_code=int(error.exit_code))
+                if failure is None:
+                    failure, code = error, error.exit_code
+            elif error is not None:  # the source gave up
+                log.error("source_failed", source=run.label, error=describe(error))
+                if failure is None:
+                    code = ExitCode.UNAVAILABLE
         if fatal:
             code = ExitCode.FAILURE
     finally:
@@ -174,21 +228,26 @@ async def run_consumer(settings: ConsumerSettings, *, until_idle: float | None =
             await store.close()  # type: ignore[attr-defined]
         if hasattr(credential, "close"):  # DefaultAzureCredential (aio) holds sessions; key credentials do not
             await credential.close()
-    log.info("consumer_stopped", exit_code=int(code), **stats.snapshot())
+    for run in runs:
+        log.info("consumer_stopped", source=run.label, exit_code=int(code), **run.stats.snapshot())
     if failure is not None:
         raise failure
     return code
 
 
-async def _watch_idle(
-    seconds: float,
-    settings: ConsumerSettings,
-    stats: ConsumerStats,
-    source: EventHubSource,
-    pipeline: Pipeline,
-    stop: asyncio.Event,
-) -> None:
-    """`--until-idle`: stop once caught up (no lag, nothing unflushed) and no event arrived for `seconds`.
+def _idle(seconds: float, grace: float, run: HubRun, now: float) -> bool:
+    stats, source, pipeline = run.stats, run.source, run.pipeline
+    last = stats.last_event_monotonic or stats.started_monotonic
+    owns_all = bool(source.partition_ids) and source.partition_ids <= set(pipeline.partitions)
+    claimed = source.reachable.is_set() and (owns_all or now - stats.started_monotonic > grace)
+    owned = pipeline.partitions
+    caught_up = stats.caught_up(owned, idle={p for p, proc in owned.items() if proc.caught_up})
+    return claimed and caught_up and now - last >= seconds and not pipeline.dirty
+
+
+async def _watch_idle(seconds: float, settings: ConsumerSettings, runs: Sequence[HubRun], stop: asyncio.Event) -> None:
+    """`--until-idle`: stop once every hub is caught up (no lag, nothing unflushed) and no event arrived on any for
+    `seconds`.
 
     Caught up counts only the partitions this process owns, so it must first own them all: a partition still held
     by another owner (a consumer that was killed holds it until its ownership expires) is not ours to call idle.
@@ -198,11 +257,6 @@ async def _watch_idle(
     while not stop.is_set():
         await asyncio.sleep(min(0.5, seconds / 4))
         now = time.monotonic()
-        last = stats.last_event_monotonic or stats.started_monotonic
-        owns_all = bool(source.partition_ids) and source.partition_ids <= set(pipeline.partitions)
-        claimed = source.reachable.is_set() and (owns_all or now - stats.started_monotonic > grace)
-        owned = pipeline.partitions
-        caught_up = stats.caught_up(owned, idle={p for p, proc in owned.items() if proc.caught_up})
-        if claimed and caught_up and now - last >= seconds and not pipeline.dirty:
-            log.info("idle_exit", idle_seconds=seconds)
+        if all(_idle(seconds, grace, run, now) for run in runs):
+            log.info("idle_exit", idle_seconds=seconds, sources=[run.label for run in runs])
             stop.set()

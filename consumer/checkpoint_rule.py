@@ -64,8 +64,10 @@ def watermark_before(watermark: int | None, partition: str, later: Sequence[Sequ
         for item in produced:
             if isinstance(item, CompletedRecord):
                 where, seq = item.first.partition, item.first.sequence_number
-            else:
+            elif isinstance(item, DeadLetterRecord):
                 where, seq = item.partition, item.sequence_number
+            else:
+                continue  # an LLM-log row is complete on arrival: it was never pending
             if where == partition and (watermark is None or seq < watermark):
                 watermark = seq
     return watermark

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from azure.eventhub import EventData
 from azure.eventhub.aio import CheckpointStore, EventHubConsumerClient, PartitionContext
@@ -21,7 +20,6 @@ from azure.eventhub.exceptions import EventHubError
 
 from common.logs import get_logger
 from common.redact import describe
-from common.storage.connection import parse_connection_string
 from consumer.errors import EventHubUnavailableError
 from consumer.metrics import ConsumerStats
 from consumer.settings import ConsumerSettings
@@ -35,10 +33,7 @@ STARTUP_TIMEOUT_SECONDS = 120.0
 
 def namespace_of(settings: ConsumerSettings) -> str:
     """The namespace as it appears in checkpoint paths (host, plus port for an emulator)."""
-    if settings.eventhub_connection_string:
-        endpoint = parse_connection_string(settings.eventhub_connection_string.get_secret_value())["Endpoint"]
-        return urlsplit(endpoint).netloc or endpoint
-    return settings.eventhub_namespace or ""
+    return settings.namespace
 
 
 def _reason(exc: BaseException) -> str:

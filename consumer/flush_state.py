@@ -78,22 +78,47 @@ def _opt_int(value: object) -> int | None:
 
 
 class FlushStateStore:
-    """One small JSON object per (namespace, hub, consumer group, partition) under the checkpoint location."""
+    """One small JSON object per (source, namespace, hub, consumer group, partition) under the checkpoint location:
+    `flushstate/<source>/<ns>/<hub>/<cg>/<p>.json`, names lower-cased.
 
-    def __init__(self, location: LakeLocation, namespace: str, hub: str, consumer_group: str) -> None:
+    The usage source's states were once kept without the source (`flushstate/<ns>/<hub>/<cg>/<p>.json`): such a
+    state is read when the new one does not exist yet, so an upgraded consumer resumes where the old one flushed
+    (without it, every event between the checkpoint and `flushed_through` would be written again). The first save
+    writes the new key, which wins from then on. What this cannot cover: an old and a new consumer owning the same
+    partition in turn during a rolling upgrade do not see each other's announcements, so one batch may be written
+    under both versions' file names; the aggregator's `record_id` dedup covers that, as it covers a rebalance."""
+
+    def __init__(
+        self, location: LakeLocation, namespace: str, hub: str, consumer_group: str, source: str = "usage"
+    ) -> None:
         self.location = location
-        self.directory = location.path("flushstate", namespace.lower(), hub.lower(), consumer_group.lower())
+        self.source = source
+        self.directory = location.path(
+            "flushstate", source.lower(), namespace.lower(), hub.lower(), consumer_group.lower()
+        )
+        self.legacy_directory = (
+            location.path("flushstate", namespace.lower(), hub.lower(), consumer_group.lower())
+            if source == "usage"
+            else None
+        )
         self._created = False
 
     def _path(self, partition: str) -> str:
         return f"{self.directory}/{partition}.json"
 
-    def load_sync(self, partition: str) -> FlushState:
-        fs = self.location.filesystem
+    def _read(self, path: str) -> bytes | None:
         try:
-            with fs.open_input_stream(self._path(partition)) as stream:
-                data = stream.read()
+            with self.location.filesystem.open_input_stream(path) as stream:
+                data: bytes = stream.read()
+                return data
         except FileNotFoundError:
+            return None
+
+    def load_sync(self, partition: str) -> FlushState:
+        data = self._read(self._path(partition))
+        if data is None and self.legacy_directory is not None:
+            data = self._read(f"{self.legacy_directory}/{partition}.json")
+        if data is None:
             return FlushState()
         if not data:
             raise OSError(f"flush state of partition {partition} is being written: retrying")

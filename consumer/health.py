@@ -1,4 +1,7 @@
-"""HTTP `/healthz` (the process serves) and `/readyz` (the receiver runs and storage is writable)."""
+"""HTTP `/healthz` (the process serves) and `/readyz` (every hub's receiver runs and storage is writable).
+
+`/readyz`'s body: `status`, the usage hub's figures at the top level (as before a second source existed), and every
+source's figures under `sources` (`usage`, and `llm_log` when APIM's LLM-log hub is read)."""
 
 from __future__ import annotations
 
@@ -11,9 +14,9 @@ from consumer.metrics import ConsumerStats
 
 
 class HealthServer:
-    def __init__(self, port: int, stats: ConsumerStats, ready: Callable[[], bool]) -> None:
+    def __init__(self, port: int, sources: dict[str, ConsumerStats], ready: Callable[[], bool]) -> None:
         self.port = port
-        self.stats = stats
+        self.sources = sources
         self.ready = ready
         self._runner: web.AppRunner | None = None
 
@@ -21,8 +24,10 @@ class HealthServer:
         return web.json_response({"status": "ok"})
 
     async def _readyz(self, _request: web.Request) -> web.Response:
-        ok = self.ready() and self.stats.storage_ok
-        body = {"status": "ready" if ok else "not_ready", **self.stats.snapshot()}
+        ok = self.ready() and all(stats.storage_ok for stats in self.sources.values())
+        snapshots = {name: stats.snapshot() for name, stats in self.sources.items()}
+        first = next(iter(snapshots.values()), {})
+        body = {"status": "ready" if ok else "not_ready", **first, "sources": snapshots}
         return web.json_response(body, status=200 if ok else 503)
 
     async def start(self) -> None:

@@ -1,8 +1,10 @@
 """Parquet files in the lake, named from stream coordinates so a replay rewrites the same objects.
 
-`<table>/event_date=YYYY-MM-DD/event_hour=HH/<hub>-p<partition>-<first seq>-<last seq>.parquet`, zstd, the
-explicit Arrow schemas of `schemas.arrow`. Every file is written under a hidden temporary name and published by the
-location (common/storage/location.py), so a reader never sees a partial file at the final name.
+`<table>/event_date=YYYY-MM-DD/event_hour=HH/<source>-<hub>-p<partition>-<first seq>-<last seq>.parquet`, zstd,
+the explicit Arrow schemas of `schemas.arrow`. `<source>` (`usage`, or `llm_log` for APIM's LLM logs) keeps the two
+hubs' files apart in the tables both write (`dead_letters`), whatever their hubs are called. Every file is written
+under a hidden temporary name and published by the location (common/storage/location.py), so a reader never sees a
+partial file at the final name.
 """
 
 from __future__ import annotations
@@ -23,8 +25,16 @@ from schemas.lake import LakeLocation, partition_dir
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
-def file_stem(hub: str, partition: str, first_sequence: int, last_sequence: int) -> str:
-    return f"{_UNSAFE.sub('_', hub)}-p{_UNSAFE.sub('_', partition)}-{first_sequence:020d}-{last_sequence:020d}"
+USAGE_SOURCE = "usage"
+"""The usage hub's source name (the LLM-log hub's is consumer/llm_log.py's `SOURCE`)."""
+
+
+def file_stem(source: str, hub: str, partition: str, first_sequence: int, last_sequence: int) -> str:
+    """A source name holds no `-`, so the first `-` ends it and no two (source, hub) pairs give the same stem."""
+    if not source or "-" in source or _UNSAFE.search(source):
+        raise ValueError(f"source name {source!r} must be letters, digits, `_` or `.`")
+    safe_hub, safe_partition = _UNSAFE.sub("_", hub), _UNSAFE.sub("_", partition)
+    return f"{source}-{safe_hub}-p{safe_partition}-{first_sequence:020d}-{last_sequence:020d}"
 
 
 @dataclass(frozen=True)

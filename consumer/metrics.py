@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ class ConsumerStats:
     events: int = 0
     records_written: Counter[str] = field(default_factory=Counter)
     dead_letters: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
     flushes: int = 0
     storage_failures: int = 0
     storage_ok: bool = True
@@ -56,6 +58,7 @@ class ConsumerStats:
             "events": self.events,
             "records_written": dict(self.records_written),
             "dead_letters": dict(self.dead_letters),
+            "skipped": dict(self.skipped),
             "flushes": self.flushes,
             "storage_ok": self.storage_ok,
             "pending_bytes": self.pending_bytes(),
@@ -63,20 +66,26 @@ class ConsumerStats:
         }
 
 
-class ConsumerMetrics:
-    """The OpenTelemetry instruments; `record_*` methods keep `stats` and the instruments in step."""
+class _Instruments:
+    """The instruments of one meter provider, shared by every source of the process: OpenTelemetry hands back the
+    first instrument of a name when it is created again (and drops the second gauge's callback), so the sources
+    register with one set and the gauges observe each of them, labelled by source."""
 
-    def __init__(self, stats: ConsumerStats, provider: metrics.MeterProvider | None = None) -> None:
-        self.stats = stats
-        meter = (provider or metrics.get_meter_provider()).get_meter("chargeback.consumer")
-        self._events = meter.create_counter("chargeback.consumer.events", unit="{event}", description="events read")
-        self._records = meter.create_counter(
+    def __init__(self, meter: metrics.Meter) -> None:
+        self.sources: weakref.WeakSet[ConsumerMetrics] = weakref.WeakSet()
+        self.events = meter.create_counter("chargeback.consumer.events", unit="{event}", description="events read")
+        self.records = meter.create_counter(
             "chargeback.consumer.records_written", unit="{row}", description="rows written to the lake, by table"
         )
-        self._dead = meter.create_counter(
+        self.dead = meter.create_counter(
             "chargeback.consumer.dead_letters", unit="{row}", description="dead-letter rows written, by reason"
         )
-        self._flush_latency = meter.create_histogram(
+        self.skipped = meter.create_counter(
+            "chargeback.consumer.skipped",
+            unit="{record}",
+            description="records read and deliberately not stored (LLM-log probes, other categories), by reason",
+        )
+        self.flush_latency = meter.create_histogram(
             "chargeback.consumer.flush_latency", unit="s", description="time to write a batch's files and state"
         )
         meter.create_observable_gauge(
@@ -90,16 +99,45 @@ class ConsumerMetrics:
         )
 
     def _observe_pending(self, _options: CallbackOptions) -> Iterable[Observation]:
-        return [Observation(self.stats.pending_bytes())]
+        return [Observation(m.stats.pending_bytes(), {"source": m.source}) for m in list(self.sources)]
 
     def _observe_lag(self, _options: CallbackOptions) -> Iterable[Observation]:
-        return [Observation(lag, {"partition": p}) for p, lag in self.stats.lag().items()]
+        return [
+            Observation(lag, {"source": m.source, "partition": p})
+            for m in list(self.sources)
+            for p, lag in m.stats.lag().items()
+        ]
+
+
+_INSTRUMENTS: dict[int, tuple[metrics.MeterProvider, _Instruments]] = {}
+
+
+def _instruments(provider: metrics.MeterProvider) -> _Instruments:
+    found = _INSTRUMENTS.get(id(provider))
+    if found is None or found[0] is not provider:
+        found = (provider, _Instruments(provider.get_meter("chargeback.consumer")))
+        _INSTRUMENTS[id(provider)] = found
+    return found[1]
+
+
+class ConsumerMetrics:
+    """One source's figures: `record_*` methods keep its `stats` and the process's instruments in step; every
+    measurement carries the `source` label (`usage`, or `llm_log` for APIM's LLM logs)."""
+
+    def __init__(
+        self, stats: ConsumerStats, provider: metrics.MeterProvider | None = None, *, source: str = "usage"
+    ) -> None:
+        self.stats = stats
+        self.source = source
+        self._labels = {"source": source}
+        self._instruments = _instruments(provider or metrics.get_meter_provider())
+        self._instruments.sources.add(self)
 
     def record_events(self, partition: str, count: int, last_sequence: int) -> None:
         self.stats.events += count
         self.stats.last_event_monotonic = time.monotonic()
         self.stats.processed_sequence[partition] = last_sequence
-        self._events.add(count, {"partition": partition})
+        self._instruments.events.add(count, {**self._labels, "partition": partition})
 
     def record_position(self, partition: str, sequence_number: int) -> None:
         """A partition opened at `sequence_number` (its checkpoint; -1: from the start)."""
@@ -116,11 +154,18 @@ class ConsumerMetrics:
         for table, count in rows.items():
             if count:
                 self.stats.records_written[table] += count
-                self._records.add(count, {"table": table})
+                self._instruments.records.add(count, {**self._labels, "table": table})
         for reason, count in dead_letters.items():
             self.stats.dead_letters[reason] += count
-            self._dead.add(count, {"reason": reason})
-        self._flush_latency.record(seconds)
+            self._instruments.dead.add(count, {**self._labels, "reason": reason})
+        self._instruments.flush_latency.record(seconds, self._labels)
+
+    def record_skipped(self, reasons: Counter[str]) -> None:
+        """Records read and deliberately not stored (the LLM log's connectivity probes and other categories)."""
+        for reason, count in reasons.items():
+            if count:
+                self.stats.skipped[reason] += count
+                self._instruments.skipped.add(count, {**self._labels, "reason": reason})
 
     def record_storage_failure(self) -> None:
         self.stats.storage_failures += 1

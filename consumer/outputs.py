@@ -1,19 +1,40 @@
-"""What one flush writes: rows of the three stream tables, each tagged with the event whose arrival produced it."""
+"""What one flush writes: rows of the stream tables, each tagged with the event whose arrival produced it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from schemas.deadletter import DeadLetterRecord
 from schemas.envelope import RecordKind
-from schemas.reassembler import CompletedRecord
+from schemas.reassembler import CompletedRecord, EventMeta
 
-Output = CompletedRecord | DeadLetterRecord
+
+@dataclass(frozen=True, slots=True)
+class LlmLogRow:
+    """One `llm_log` row decoded from an event of the LLM-log hub (consumer/llm_log.py): complete on arrival, so it
+    never holds a checkpoint back."""
+
+    values: dict[str, Any]
+    """The row's columns (schemas/llm_log.py), without the lineage."""
+    meta: EventMeta
+    body: bytes
+    """The event's body, kept (shared, not copied) to dead-letter the row if it cannot be stored."""
+    size: int
+    """Its share of the event's bytes, for the rotation policy."""
+
+
+Output = CompletedRecord | DeadLetterRecord | LlmLogRow
 
 
 def output_bytes(item: Output) -> int:
-    return len(item.payload) if isinstance(item, CompletedRecord) else len(item.raw_body) + len(item.detail)
+    if isinstance(item, CompletedRecord):
+        return len(item.payload)
+    if isinstance(item, LlmLogRow):
+        return item.size
+    return len(item.raw_body) + len(item.detail)
 
 
 @dataclass(slots=True)
@@ -29,6 +50,7 @@ class Batch:
     usage: list[tuple[int, CompletedRecord]] = field(default_factory=list)
     bodies: list[tuple[int, CompletedRecord]] = field(default_factory=list)
     dead_letters: list[tuple[int, DeadLetterRecord]] = field(default_factory=list)
+    llm_log: list[tuple[int, LlmLogRow]] = field(default_factory=list)
     bytes: int = 0
     rows: int = 0
 
@@ -50,13 +72,15 @@ class Batch:
             return timedelta(0)
         return self.events[-1][1] - self.events[0][1]
 
-    def add_event(self, sequence_number: int, enqueued_time: datetime, outputs: list[Output]) -> None:
+    def add_event(self, sequence_number: int, enqueued_time: datetime, outputs: Sequence[Output]) -> None:
         self.events.append((sequence_number, enqueued_time))
         self.rows += len(outputs)
         for item in outputs:
             self.bytes += output_bytes(item)
             if isinstance(item, DeadLetterRecord):
                 self.dead_letters.append((sequence_number, item))
+            elif isinstance(item, LlmLogRow):
+                self.llm_log.append((sequence_number, item))
             else:
                 (self.usage if item.kind is RecordKind.USAGE else self.bodies).append((sequence_number, item))
 
@@ -70,6 +94,8 @@ class Batch:
             part.usage = [u for u in self.usage if keep(u[0])]
             part.bodies = [b for b in self.bodies if keep(b[0])]
             part.dead_letters = [d for d in self.dead_letters if keep(d[0])]
-            part.bytes = sum(output_bytes(i) for _, i in (*part.usage, *part.bodies, *part.dead_letters))
-            part.rows = len(part.usage) + len(part.bodies) + len(part.dead_letters)
+            part.llm_log = [r for r in self.llm_log if keep(r[0])]
+            held = (*part.usage, *part.bodies, *part.dead_letters, *part.llm_log)
+            part.bytes = sum(output_bytes(i) for _, i in held)
+            part.rows = len(held)
         return head, tail

@@ -20,7 +20,8 @@ from common.logs import get_logger
 from common.redact import describe
 from consumer.checkpoint_rule import CheckpointRule, watermark_before
 from consumer.flush_state import FlushState, FlushStateStore, moved_on
-from consumer.lake_writer import LakeWriter, file_stem
+from consumer.lake_writer import USAGE_SOURCE, LakeWriter, file_stem
+from consumer.llm_log import llm_log_tables
 from consumer.metrics import ConsumerMetrics
 from consumer.outputs import Batch, Output
 from consumer.retry import retry_async_forever
@@ -51,6 +52,8 @@ class PartitionDeps:
     usage_converter: UsageConverter
     metrics: ConsumerMetrics
     on_fatal: Callable[[BaseException], None] = _ignore_fatal
+    source: str = USAGE_SOURCE
+    """Which source this is (`usage`, or `llm_log` for APIM's LLM logs): the first part of every file name."""
 
 
 class PartitionProcessor:
@@ -152,7 +155,7 @@ class PartitionProcessor:
         if events:
             self.deps.metrics.record_events(self.partition, len(events), events[-1].sequence_number)
 
-    def _watermark_before(self, later: Sequence[list[Output]]) -> int | None:
+    def _watermark_before(self, later: Sequence[Sequence[Output]]) -> int | None:
         return watermark_before(self.deps.decoder.low_watermark(self.partition), self.partition, later)
 
     async def flush(self) -> None:
@@ -236,7 +239,7 @@ class PartitionProcessor:
         tables, dead = await asyncio.to_thread(self._tables, batch)
         written = await self.deps.writer.write(
             tables,
-            file_stem(self.deps.hub, self.partition, first, last),
+            file_stem(self.deps.source, self.deps.hub, self.partition, first, last),
             on_failure=self.deps.metrics.record_storage_failure,
         )
         self.state = FlushState(last, None, self.rule.straddling(last))
@@ -262,10 +265,13 @@ class PartitionProcessor:
         letters.extend(rejected)
         payloads, unstorable = payload_sources([record for _, record in batch.bodies])
         letters.extend(unstorable)
+        logs, unstorable_logs = llm_log_tables([row for _, row in batch.llm_log]) if batch.llm_log else ({}, [])
+        letters.extend(unstorable_logs)
         dead = Counter(letter.reason.value for letter in letters)
         tables: dict[str, dict[Hour, TableSource]] = {
             "usage": dict(usage),
             "payloads": payloads,
+            "llm_log": dict(logs),
             "dead_letters": dead_letter_sources(letters),
         }
         return tables, dead

@@ -1,8 +1,9 @@
 """The seam between where events come from and what becomes of them.
 
-A source (Event Hubs today; e.g. APIM's diagnostic logs routed to another hub later) drives a `PartitionSink`
-with ordered events per partition and takes checkpoints back. A decoder turns an event body into completed
-records or dead letters. The lake writer sees neither: it only gets tables.
+A source (an Event Hubs hub: the usage hub, and APIM's LLM-log hub when configured) drives a `PartitionSink` with
+ordered events per partition and takes checkpoints back. A decoder turns an event body into completed records,
+`llm_log` rows or dead letters (the reassembler for chunk envelopes, consumer/llm_log.py for diagnostic documents).
+The lake writer sees neither: it only gets tables.
 """
 
 from __future__ import annotations
@@ -64,9 +65,9 @@ class Decoder(Protocol):
 
     pending_bytes: int
 
-    def feed(self, body: bytes, meta: EventMeta) -> list[Output]: ...
+    def feed(self, body: bytes, meta: EventMeta) -> Sequence[Output]: ...
 
-    def feed_many(self, bodies: Sequence[bytes], metas: Sequence[EventMeta]) -> list[list[Output]]:
+    def feed_many(self, bodies: Sequence[bytes], metas: Sequence[EventMeta]) -> Sequence[Sequence[Output]]:
         """`feed` of each event in order, in one call; one list of outputs per event."""
         ...
 

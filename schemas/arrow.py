@@ -91,10 +91,35 @@ DEAD_LETTERS_SCHEMA = pa.schema(
     metadata={"table": "dead_letters"},
 )
 
+LLM_LOG_SCHEMA = pa.schema(
+    [
+        pa.field("record_id", pa.string(), nullable=False),
+        pa.field("time_generated", TIMESTAMP, nullable=False),
+        pa.field("model_request_id", pa.string(), nullable=False),
+        pa.field("deployment", pa.string()),
+        pa.field("model", pa.string()),
+        pa.field("operation", pa.string()),
+        pa.field("api_version", pa.string()),
+        pa.field("region", pa.string()),
+        pa.field("prompt_tokens", pa.int64()),
+        pa.field("completion_tokens", pa.int64()),
+        pa.field("total_tokens", pa.int64()),
+        pa.field("cached_tokens", pa.int64()),
+        pa.field("is_stream", pa.bool_()),
+        pa.field("sequence_number", pa.int64()),
+        pa.field("resource_id", pa.string()),
+        *LINEAGE_FIELDS,
+    ],
+    metadata={"table": "llm_log", "contract": "APIM GatewayLlmLogs via Azure Monitor"},
+)
+"""`record_id` is the normalised `CorrelationId`, so it joins `usage.record_id` directly. Rows are stored by
+the hour of `time_generated` (`llm_log/event_date=D/event_hour=H/`, consumer/llm_log.py)."""
+
 TABLE_SCHEMAS: dict[str, pa.Schema] = {
     "usage": USAGE_SCHEMA,
     "payloads": PAYLOADS_SCHEMA,
     "dead_letters": DEAD_LETTERS_SCHEMA,
+    "llm_log": LLM_LOG_SCHEMA,
 }
 
 PARTITION_KEYS: tuple[str, ...] = ("event_date", "event_hour")

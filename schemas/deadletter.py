@@ -27,6 +27,8 @@ class DeadLetterReason(StrEnum):
     RECORD_TRUNCATED = "record_truncated"
     RECORD_NOT_JSON = "record_not_json"
     RECORD_INVALID = "record_invalid"
+    LLM_LOG_NOT_JSON = "llm_log_not_json"
+    LLM_LOG_INVALID = "llm_log_invalid"
 
 
 class DeadLetterRecord(BaseModel):

@@ -3,7 +3,7 @@
 Where the lake is (a local directory or a Blob container URL, and the credential that reaches it) is read once by
 `common.storage.open_location`; this module holds only the layout under that location:
 `<table>/event_date=YYYY-MM-DD/event_hour=HH/<file>.parquet` for the stream tables (`usage`, `payloads`,
-`dead_letters`); derived tables live beside them under their own names.
+`dead_letters`, and `llm_log` when the LLM-log source is on); derived tables live beside them under their own names.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import datetime
 
 from common.storage.location import Location, open_location
 
-STREAM_TABLES: tuple[str, ...] = ("usage", "payloads", "dead_letters")
+STREAM_TABLES: tuple[str, ...] = ("usage", "payloads", "dead_letters", "llm_log")
 
 LakeLocation = Location
 """The lake is a storage location like any other; the name stays for the stages' type hints."""

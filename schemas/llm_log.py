@@ -24,37 +24,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import pyarrow as pa
-
-from schemas.arrow import LINEAGE_FIELDS, TIMESTAMP
+from schemas.arrow import LLM_LOG_SCHEMA
 
 CATEGORY = "gatewayllmlogs"
 """The diagnostic category, compared case-insensitively."""
 MAX_TOKENS = 2**53 - 1
 MAX_TEXT = 256
 
-LLM_LOG_SCHEMA = pa.schema(
-    [
-        pa.field("record_id", pa.string(), nullable=False),
-        pa.field("time_generated", TIMESTAMP, nullable=False),
-        pa.field("model_request_id", pa.string(), nullable=False),
-        pa.field("deployment", pa.string()),
-        pa.field("model", pa.string()),
-        pa.field("operation", pa.string()),
-        pa.field("api_version", pa.string()),
-        pa.field("region", pa.string()),
-        pa.field("prompt_tokens", pa.int64()),
-        pa.field("completion_tokens", pa.int64()),
-        pa.field("total_tokens", pa.int64()),
-        pa.field("cached_tokens", pa.int64()),
-        pa.field("is_stream", pa.bool_()),
-        pa.field("sequence_number", pa.int64()),
-        pa.field("resource_id", pa.string()),
-        *LINEAGE_FIELDS,
-    ],
-    metadata={"table": "llm_log", "contract": "APIM GatewayLlmLogs via Azure Monitor"},
-)
-"""`record_id` is the normalised `CorrelationId`, so it joins `usage.record_id` directly."""
+__all__ = ["CATEGORY", "LLM_LOG_SCHEMA", "DecodedBatch", "Rejected", "decode_batch", "normalise_request_id"]
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +20,7 @@ from consumer.metrics import ConsumerMetrics, ConsumerStats
 from consumer.partition import PartitionDeps
 from consumer.pipeline import Pipeline
 from consumer.rotation import RotationPolicy
-from consumer.sources import Position, SourceEvent
+from consumer.sources import Decoder, Position, SourceEvent
 from schemas.codec import ChunkingParams, encode
 from schemas.lake import open_location
 from schemas.reassembler import Reassembler, ReassemblerConfig
@@ -93,6 +94,10 @@ class Harness:
     pipeline: Pipeline | None = None
     store: FileCheckpointStore | None = None
     stats: ConsumerStats = field(default_factory=ConsumerStats)
+    source: str = "usage"
+    """The source name (`llm_log` with `decoder=LlmLogDecoder`): in file names and flush-state keys."""
+    decoder: Callable[[ConsumerMetrics], Decoder] | None = None
+    """Makes the decoder from the source's metrics (default: the reassembler with `config`)."""
 
     def build(self) -> Pipeline:
         self.store = FileCheckpointStore(self.checkpoints)
@@ -110,16 +115,18 @@ class Harness:
                 }
             )
 
+        metrics = ConsumerMetrics(self.stats, source=self.source)
         self.pipeline = Pipeline(
             PartitionDeps(
                 hub=HUB,
-                decoder=Reassembler(self.config),
+                decoder=self.decoder(metrics) if self.decoder else Reassembler(self.config),
                 writer=LakeWriter(open_location(str(self.lake))),
-                states=FlushStateStore(open_location(str(self.checkpoints)), NS, HUB, CG),
+                states=FlushStateStore(open_location(str(self.checkpoints)), NS, HUB, CG, source=self.source),
                 checkpoint=checkpoint,
                 policy=self.policy,
                 usage_converter=usage_tables,
-                metrics=ConsumerMetrics(self.stats),
+                metrics=metrics,
+                source=self.source,
             )
         )
         return self.pipeline

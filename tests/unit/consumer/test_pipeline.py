@@ -62,7 +62,7 @@ async def test_files_are_named_from_stream_coordinates_in_hive_layout(tmp_path):
         table, date, hour, file = name.split("/")
         assert table in ("usage", "payloads")
         assert date.startswith("event_date=2026-11-27") and hour.startswith("event_hour=")
-        assert file.startswith(f"{HUB}-p0-") and file.endswith(".parquet")
+        assert file.startswith(f"usage-{HUB}-p0-") and file.endswith(".parquet")
     assert not list(harness.lake.rglob("*.tmp-*"))
 
 

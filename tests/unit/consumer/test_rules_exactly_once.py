@@ -132,7 +132,7 @@ async def test_a_replay_commits_the_announced_batch_when_it_reads_its_last_event
     # the replay runs with a larger batch and dies again before any idle flush
     await Harness(lake, cp, policy=RotationPolicy(max_rows=50)).run(stream, flush=False)
     assert store(cp).load_sync("0") == FlushState(flushed_through=4, pending_through=None)
-    assert [p.stem for p in lake.glob("usage/**/*.parquet")] == [file_stem(HUB, "0", 0, 4)]
+    assert [p.stem for p in lake.glob("usage/**/*.parquet")] == [file_stem("usage", HUB, "0", 0, 4)]
 
 
 async def test_a_replay_skips_output_up_to_flushed_through(tmp_path: Path):
@@ -222,13 +222,39 @@ async def test_two_consumer_groups_each_write_every_record(tmp_path: Path):
     assert usage_ids(tmp_path / "lake-b") == sorted(ids)
 
 
-def test_the_flush_state_file_sits_under_flushstate_namespace_hub_group_lower_cased(tmp_path: Path):
-    """The layout is a compatibility promise: an upgraded consumer must find the flush state its predecessor wrote at
-    <checkpoint location>/flushstate/<namespace>/<hub>/<consumer group>/<partition>.json (names lower-cased)."""
+def test_the_flush_state_file_sits_under_flushstate_source_namespace_hub_group_lower_cased(tmp_path: Path):
+    """<checkpoint location>/flushstate/<source>/<namespace>/<hub>/<consumer group>/<partition>.json (names
+    lower-cased): the source keeps the usage hub's and the LLM-log hub's states apart whatever their hubs are called."""
     store(tmp_path, consumer_group="$Default", hub="Usage", namespace="Local.Test").save_sync("3", FlushState(5))
-    path = tmp_path / "flushstate" / "local.test" / "usage" / "$default" / "3.json"
+    path = tmp_path / "flushstate" / "usage" / "local.test" / "usage" / "$default" / "3.json"
     assert FlushState.from_json(path.read_bytes()) == FlushState(flushed_through=5)
-    assert [p.relative_to(tmp_path) for p in tmp_path.rglob("*.json")] == [path.relative_to(tmp_path)]
+    logs = FlushStateStore(open_location(str(tmp_path)), "Local.Test", "Usage", "$Default", source="llm_log")
+    logs.save_sync("3", FlushState(9))
+    log_path = tmp_path / "flushstate" / "llm_log" / "local.test" / "usage" / "$default" / "3.json"
+    assert FlushState.from_json(log_path.read_bytes()) == FlushState(flushed_through=9)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.json")) == sorted(
+        p.relative_to(tmp_path) for p in (path, log_path)
+    )
+    assert (
+        store(tmp_path, consumer_group="$Default", hub="Usage", namespace="Local.Test").load_sync("3").flushed_through
+        == 5
+    )
+
+
+def test_an_upgraded_consumer_finds_the_flush_state_written_before_the_source_was_in_the_key(tmp_path: Path):
+    """The layout is a compatibility promise: the usage source's states used to sit at
+    flushstate/<namespace>/<hub>/<consumer group>/<partition>.json. An upgraded consumer reads such a state (else it
+    would rewrite everything between the checkpoint and `flushed_through`), writes the new key, which then wins;
+    the LLM-log source, which never had the old key, does not read it."""
+    legacy = tmp_path / "flushstate" / "local.test" / "usage" / "$default" / "3.json"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_bytes(FlushState(flushed_through=7, pending_through=9).to_json())
+    states = store(tmp_path, consumer_group="$Default", hub="Usage", namespace="Local.Test")
+    assert states.load_sync("3") == FlushState(flushed_through=7, pending_through=9)
+    logs = FlushStateStore(open_location(str(tmp_path)), "Local.Test", "Usage", "$Default", source="llm_log")
+    assert logs.load_sync("3") == FlushState()
+    states.save_sync("3", FlushState(flushed_through=9))
+    assert states.load_sync("3") == FlushState(flushed_through=9)
 
 
 async def test_an_empty_flush_state_is_retried_until_written_and_each_failure_is_counted(tmp_path: Path):

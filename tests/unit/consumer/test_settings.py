@@ -70,3 +70,66 @@ def test_connection_string_without_endpoint_is_rejected(env):
     with pytest.raises(ConfigError) as info:
         load_settings()
     assert "Endpoint" in str(info.value) and "secret" not in str(info.value)
+
+
+LOG_CS = "Endpoint=sb://127.0.0.1:5673;SharedAccessKeyName=k;SharedAccessKey=secret-log-key;EntityPath=llmlogs"
+
+
+def test_the_llm_log_hub_is_off_unless_named(env):
+    settings = load_settings()
+    assert not settings.llm_log_enabled
+
+
+def test_the_llm_log_hub_has_its_own_connection_and_consumer_group(env):
+    env.setenv("CHARGEBACK_LLM_LOG_EVENTHUB_CONNECTION_STRING", LOG_CS)
+    env.setenv("CHARGEBACK_LLM_LOG_CONSUMER_GROUP", "chargeback")
+    settings = load_settings()
+    assert settings.llm_log_enabled
+    hub = settings.llm_log_settings()
+    assert (hub.hub_name, hub.consumer_group, hub.namespace) == ("llmlogs", "chargeback", "127.0.0.1:5673")
+    assert (settings.hub_name, settings.consumer_group) == ("usage", "$Default")  # the usage hub is untouched
+    assert hub.flush_max_rows == settings.flush_max_rows
+    assert "secret-log-key" not in repr(settings)
+
+
+def test_the_llm_log_hub_with_managed_identity(env):
+    env.setenv("CHARGEBACK_LLM_LOG_EVENTHUB_NAMESPACE", "logs-ns.servicebus.windows.net")
+    env.setenv("CHARGEBACK_LLM_LOG_EVENTHUB_NAME", "llmlogs")
+    hub = load_settings().llm_log_settings()
+    assert (hub.namespace, hub.hub_name, hub.eventhub_connection_string) == (
+        "logs-ns.servicebus.windows.net",
+        "llmlogs",
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ({"CHARGEBACK_LLM_LOG_EVENTHUB_NAME": "llmlogs"}, "CHARGEBACK_LLM_LOG_EVENTHUB_CONNECTION_STRING"),
+        ({"CHARGEBACK_LLM_LOG_EVENTHUB_NAMESPACE": "logs.servicebus.windows.net"}, "CHARGEBACK_LLM_LOG_EVENTHUB_NAME"),
+        ({"CHARGEBACK_LLM_LOG_EVENTHUB_CONNECTION_STRING": "SharedAccessKey=secret-x"}, "has no Endpoint="),
+        ({"CHARGEBACK_LLM_LOG_EVENTHUB_CONNECTION_STRING": "not a connection string"}, "LLM_LOG"),
+        (
+            {
+                "CHARGEBACK_LLM_LOG_EVENTHUB_CONNECTION_STRING": REQUIRED["CHARGEBACK_EVENTHUB_CONNECTION_STRING"],
+                "CHARGEBACK_LLM_LOG_EVENTHUB_NAME": "USAGE",
+            },
+            "the LLM-log hub is the usage hub",
+        ),
+    ],
+    ids=["name-only", "no-name", "no-endpoint", "garbage", "same-hub"],
+)
+def test_an_unusable_llm_log_hub_is_a_config_error_naming_it(env, variables, expected):
+    for key, value in variables.items():
+        env.setenv(key, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert expected in str(caught.value)
+    assert "secret-x" not in str(caught.value)
+
+
+def test_another_hub_of_the_usage_namespace_is_allowed(env):
+    env.setenv("CHARGEBACK_LLM_LOG_EVENTHUB_CONNECTION_STRING", REQUIRED["CHARGEBACK_EVENTHUB_CONNECTION_STRING"])
+    env.setenv("CHARGEBACK_LLM_LOG_EVENTHUB_NAME", "llmlogs")
+    assert load_settings().llm_log_settings().hub_name == "llmlogs"

@@ -7,7 +7,7 @@ import contextlib
 import time
 from types import SimpleNamespace
 
-from consumer.app import _watch_idle
+from consumer.app import HubRun, _watch_idle
 from consumer.metrics import ConsumerStats
 
 
@@ -31,7 +31,8 @@ async def _watch(owned: set[str], *, expiry: float, run_for: float, opening: fro
         stats.processed_sequence[p] = 5
         stats.last_enqueued_sequence[p] = 5
     stop = asyncio.Event()
-    task = asyncio.create_task(_watch_idle(0.2, settings, stats, _source({"0", "1", "2", "3"}), _parts(owned), stop))
+    run = HubRun("usage", stats, _source({"0", "1", "2", "3"}), _parts(owned))
+    task = asyncio.create_task(_watch_idle(0.2, settings, [run], stop))
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), run_for)
     task.cancel()
